@@ -1,0 +1,34 @@
+"""The FastAPI application: routers, errors, middleware, bound to one runtime."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import errors
+from api.middleware import RequestContext
+from api.routers import (
+    audit,
+    complaints,
+    customers,
+    departments,
+    feedback,
+    health,
+    improvements,
+    policy,
+    revisits,
+    surveys,
+)
+from infra.runtime import Runtime
+
+ROUTERS = [health, departments, customers, feedback, complaints, surveys, revisits,
+           improvements, policy, audit]
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="csm", version="0.1.0",
+                  description="Customer satisfaction management: every interaction an event.")
+    app.state.runtime = runtime
+    for module in ROUTERS:
+        app.include_router(module.router)
+    errors.install(app)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,98 @@
+"""One table from exception class to HTTP status and problem type; answers are problem+json."""
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import psycopg_pool
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
+
+log = structlog.get_logger()
+PROBLEM = "application/problem+json"
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    pass
+
+
+class IdempotencyMismatch(Exception):
+    pass
+
+
+class StaleRead(Exception):
+    pass
+
+
+class StoreUnavailable(Exception):
+    pass
+
+
+# exception class → (status, problem type slug, title)
+STATUS: list[tuple[type[BaseException], int, str, str]] = [
+    (Unauthorized, 401, "unauthorized", "Missing or unknown API key"),
+    (Forbidden, 403, "forbidden", "Your role may not do this"),
+    (NotFound, 404, "not-found", "Not found"),
+    (InvalidTransition, 409, "invalid-state", "Not allowed in the current state"),
+    (AlreadyExists, 409, "already-exists", "Id already taken"),
+    (ConcurrentChange, 409, "concurrent-change", "Changed concurrently"),
+    (InvalidInput, 422, "invalid-input", "Invalid input"),
+    (IdempotencyMismatch, 422, "idempotency-key-reused", "Idempotency-Key reused with another body"),
+    (StaleRead, 503, "stale-read", "The read model has not caught up yet"),
+    (StoreUnavailable, 503, "store-unavailable", "The event store is unavailable"),
+    (OperationalError, 503, "store-unavailable", "The event store is unavailable"),
+    (InterfaceError, 503, "store-unavailable", "The event store is unavailable"),
+    (psycopg.OperationalError, 503, "store-unavailable", "The event store is unavailable"),
+    (psycopg.InterfaceError, 503, "store-unavailable", "The event store is unavailable"),
+    (psycopg_pool.PoolTimeout, 503, "store-unavailable", "The event store is unavailable"),
+]
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": "1"} if status == 503 else None
+    body = {"type": f"https://csm.dev/problems/{slug}", "title": title, "status": status,
+            "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _from_table(request: Request, exc: Exception) -> JSONResponse:
+    for cls, status, slug, title in STATUS:
+        if isinstance(exc, cls):
+            if status == 503:
+                log.warning("store_unavailable", error=type(exc).__name__)
+                detail = "PostgreSQL cannot be reached; nothing was recorded. Retry shortly."
+                return problem(status, slug, title, str(exc) if cls is StaleRead else detail)
+            return problem(status, slug, title, str(exc))
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem(500, "internal", "Internal error", "Something went wrong on our side; "
+                   "it has been logged.")
+
+
+def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(p) for p in first["loc"])
+    return problem(422, "validation", "Invalid request", f"{where}: {first['msg']}",
+                   errors=errors)
+
+
+def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return problem(exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    for cls, *_ in STATUS:
+        app.add_exception_handler(cls, _from_table)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _from_table)

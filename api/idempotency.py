@@ -1,0 +1,64 @@
+"""`Idempotency-Key`: the same key and body answer the first answer and record nothing new.
+
+The key's record is written by a hook inside the transaction that records
+the command's events, so either both exist or neither does; two requests
+racing with one key leave exactly one recording.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb
+
+from api.deps import Caller
+from api.errors import IdempotencyMismatch
+from domain.application import Hook, Recorded
+from infra.runtime import Runtime
+
+
+class _Replay(Exception):
+    """Another request recorded this key first."""
+
+
+def run_once(rt: Runtime, caller: Caller, key: str | None, route: str, body: Any,
+             command: Callable[[Sequence[Hook]], Recorded]) -> dict[str, Any]:
+    if key is None:
+        return command(()).answer()
+    digest = hashlib.sha256(route.encode() + b"\n" + orjson.dumps(
+        body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    earlier = _earlier_answer(rt, caller.scope, key, digest)
+    if earlier is not None:
+        return earlier
+
+    def remember(curs: Any, positions: Sequence[int], answer: dict[str, Any]) -> None:
+        try:
+            with curs.connection.transaction():
+                curs.execute("INSERT INTO csm_idempotency (scope, key, request_hash, answer) "
+                             "VALUES (%s, %s, %s, %s)",
+                             (caller.scope, key, digest, Jsonb({**answer, "position": positions[-1]})))
+        except psycopg.errors.UniqueViolation:
+            raise _Replay() from None
+
+    try:
+        return command([remember]).answer()
+    except _Replay:
+        earlier = _earlier_answer(rt, caller.scope, key, digest)
+        assert earlier is not None
+        return earlier
+
+
+def _earlier_answer(rt: Runtime, scope: str, key: str, digest: str) -> dict[str, Any] | None:
+    with rt.pool.connection() as conn:
+        row = conn.execute("SELECT request_hash, answer FROM csm_idempotency "
+                           "WHERE scope = %s AND key = %s", (scope, key)).fetchone()
+    if row is None:
+        return None
+    if row["request_hash"] != digest:
+        raise IdempotencyMismatch(
+            f"Idempotency-Key {key!r} was first used with another request; use a new key")
+    return row["answer"]
+

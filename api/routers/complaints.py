@@ -1,0 +1,96 @@
+"""Complaints: open, acknowledge, assign, escalate, resolve, reopen, close; state and timeline."""
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from api.commanding import new_id, record
+from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
+from api.timeline import public_event
+from domain.complaint import Complaint
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+Agent = Annotated[Caller, Depends(allow("agent"))]
+AgentOrManager = Annotated[Caller, Depends(allow("agent", "manager"))]
+ChannelOrAgent = Annotated[Caller, Depends(allow("channel", "agent"))]
+
+
+@router.post("", status_code=201)
+def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request,
+                   caller: ChannelOrAgent, key: IdempotencyKey = None):
+    """Open a complaint; the answer carries its acknowledge and resolve due times."""
+    complaint_id = body.complaint_id or new_id()
+    occurred_at = body.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.open_complaint(
+        complaint_id, customer_id=body.customer_id, channel=body.channel,
+        department_id=body.department_id, category=body.category, severity=body.severity,
+        description=body.description, occurred_at=occurred_at, now=now, hooks=hooks))
+
+
+@router.post("/{complaint_id}/acknowledge", status_code=201)
+def acknowledge(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
+                body: Annotated[AcknowledgeIn | None, Body()] = None, key: IdempotencyKey = None):
+    """Acknowledge an open complaint (a late one first records its SLA breach)."""
+    b = body or AcknowledgeIn()
+    when = b.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.acknowledge_complaint(
+        complaint_id, b.by, when, now, hooks=hooks))
+
+
+@router.post("/{complaint_id}/assign", status_code=201)
+def assign(complaint_id: str, body: AssignIn, rt: RuntimeDep, now: Now, request: Request,
+           caller: AgentOrManager, key: IdempotencyKey = None):
+    """Assign a handler, and optionally move the complaint to another department."""
+    when = body.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.assign_complaint(
+        complaint_id, body.department_id, body.handler, when, now, hooks=hooks))
+
+
+@router.post("/{complaint_id}/escalate", status_code=201)
+def escalate(complaint_id: str, body: EscalateIn, rt: RuntimeDep, now: Now, request: Request,
+             caller: AgentOrManager, key: IdempotencyKey = None):
+    """Raise the escalation level by one (at most 3)."""
+    when = body.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.escalate_complaint(
+        complaint_id, body.reason, when, now, hooks=hooks))
+
+
+@router.post("/{complaint_id}/resolve", status_code=201)
+def resolve(complaint_id: str, body: ResolveIn, rt: RuntimeDep, now: Now, request: Request,
+            caller: Agent, key: IdempotencyKey = None):
+    """Resolve an acknowledged or reopened complaint (a late one first records its breach)."""
+    when = body.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.resolve_complaint(
+        complaint_id, body.resolution, body.by, when, now, hooks=hooks))
+
+
+@router.post("/{complaint_id}/reopen", status_code=201)
+def reopen(complaint_id: str, body: ReopenIn, rt: RuntimeDep, now: Now, request: Request,
+           caller: ChannelOrAgent, key: IdempotencyKey = None):
+    """The customer rejects the resolution: reopen with a new resolve due time."""
+    when = body.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.reopen_complaint(
+        complaint_id, body.reason, when, now, hooks=hooks))
+
+
+@router.post("/{complaint_id}/close", status_code=201)
+def close(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
+          body: Annotated[CloseIn | None, Body()] = None, key: IdempotencyKey = None):
+    """Close a resolved complaint, with the customer's satisfaction."""
+    b = body or CloseIn()
+    when = b.when(now)
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.close_complaint(
+        complaint_id, b.customer_satisfied, b.satisfaction, when, now, hooks=hooks))
+
+
+@router.get("/{complaint_id}")
+def get_complaint(complaint_id: str, rt: RuntimeDep,
+                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
+    """The complaint's current state and its timeline of events."""
+    c = rt.app.get_as(complaint_id, Complaint, "complaint")
+    timeline = [public_event(e, caller) for e in rt.app.events.get(complaint_id)]
+    return {"complaint_id": c.id, "status": c.status, "department_id": c.department_id,
+            "handler": c.handler, "severity": c.severity, "escalation_level": c.level,
+            "customer_id": c.customer_id, "opened_at": c.opened_at,
+            "acknowledge_due": c.acknowledge_due, "resolve_due": c.resolve_due,
+            "reopen_count": c.reopen_count, "version": c.version, "timeline": timeline}

@@ -1,0 +1,47 @@
+"""Customers: registration, erasure, and their record (personal data for agents and admins)."""
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from api.commanding import new_id, record
+from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.schemas import CustomerIn, EraseIn
+from domain.customer import Customer
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+MASK = "***"
+
+
+@router.post("", status_code=201)
+def register_customer(body: CustomerIn, rt: RuntimeDep, now: Now, request: Request,
+                      caller: Annotated[Caller, Depends(allow("channel", "agent"))],
+                      key: IdempotencyKey = None):
+    """Register a customer (records customer.registered; personal data encrypted)."""
+    customer_id = body.customer_id or new_id()
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.register_customer(
+        customer_id, body.name, body.email, body.phone, body.tier, body.segment, now,
+        hooks=hooks))
+
+
+@router.post("/{customer_id}/erase", status_code=201)
+def erase_customer(customer_id: str, rt: RuntimeDep, now: Now, request: Request,
+                   caller: Annotated[Caller, Depends(allow())],
+                   body: Annotated[EraseIn | None, Body()] = None, key: IdempotencyKey = None):
+    """Erase a customer's personal data by destroying their key (records customer.erased)."""
+    reason = body.reason if body else None
+    return record(rt, caller, key, request, body, lambda hooks: rt.app.erase_customer(
+        customer_id, reason, now, hooks=hooks))
+
+
+@router.get("/{customer_id}")
+def get_customer(customer_id: str, rt: RuntimeDep,
+                 caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
+    """A customer's record; name, e-mail and phone masked for managers and auditors."""
+    c = rt.app.get_as(customer_id, Customer, "customer")
+    show = caller.sees_personal_data and not c.erased
+
+    def personal(value: str | None) -> str | None:
+        return value if show or value is None else MASK
+    return {"customer_id": c.id, "name": personal(c.name), "email": personal(c.email),
+            "phone": personal(c.phone), "tier": c.tier, "segment": c.segment,
+            "erased": c.erased, "version": c.version}

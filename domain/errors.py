@@ -1,0 +1,25 @@
+"""Business-rule refusals, each with a sentence a person understands."""
+
+
+class DomainError(Exception):
+    """A command was refused by a business rule."""
+
+
+class InvalidInput(DomainError):
+    """The command's values break a rule of the domain (HTTP 422)."""
+
+
+class InvalidTransition(DomainError):
+    """The command is not allowed in the record's current state (HTTP 409)."""
+
+
+class NotFound(DomainError):
+    """A record the command names does not exist (HTTP 404)."""
+
+
+class AlreadyExists(DomainError):
+    """The id the command wants to create is already taken (HTTP 409)."""
+
+
+class ConcurrentChange(DomainError):
+    """Another command changed the record at the same moment (HTTP 409)."""

@@ -1,0 +1,79 @@
+"""Command handlers for surveys, revisits and improvement actions."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.application import CoreHandlers, Hook, Recorded
+from domain.complaint import Complaint
+from domain.improvement import ImprovementAction
+from domain.revisit import Revisit
+from domain.survey import Survey, SurveyResponse
+
+
+class SurveyHandlers(CoreHandlers):
+    def create_survey(self, survey_id: str, name: str, trigger: str,
+                      questions: list[dict[str, Any]], now: datetime,
+                      hooks: Sequence[Hook] = ()) -> Recorded:
+        s = Survey.create(survey_id, name, trigger, questions, now)
+        return self.commit(survey_id, s, hooks=hooks, creating=True)
+
+    def send_invitations(self, survey_id: str, customer_ids: list[str], channel: str,
+                         now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
+        for customer_id in dict.fromkeys(customer_ids):
+            self.active_customer(customer_id)
+        unique = list(dict.fromkeys(customer_ids))
+        return self.update(survey_id, Survey, "survey",
+                           lambda s: s.invite(unique, [], channel, now), hooks=hooks,
+                           extra=lambda s: {"invited": len(unique), "suppressed": 0})
+
+    def answer_survey(self, survey_id: str, response_id: str, *, customer_id: str | None,
+                      department_id: str | None, channel: str, answers: list[dict[str, Any]],
+                      comment: str | None, occurred_at: datetime, now: datetime,
+                      hooks: Sequence[Hook] = ()) -> Recorded:
+        survey = self.get_as(survey_id, Survey, "survey")
+        self.active_customer(customer_id)
+        self.department(department_id)
+        r = SurveyResponse.answer(response_id, survey, customer_id=customer_id,
+                                  department_id=department_id, channel=channel, answers=answers,
+                                  comment=comment, occurred_at=occurred_at, now=now)
+        return self.commit(response_id, r, hooks=hooks, creating=True)
+
+    def schedule_revisit(self, revisit_id: str, *, customer_id: str, department_id: str,
+                         reason: str, complaint_id: str | None, due_at: datetime,
+                         occurred_at: datetime, now: datetime,
+                         hooks: Sequence[Hook] = ()) -> Recorded:
+        self.active_customer(customer_id)
+        self.department(department_id)
+        if complaint_id is not None:
+            self.get_as(complaint_id, Complaint, "complaint")
+        r = Revisit.schedule(revisit_id, customer_id=customer_id, department_id=department_id,
+                             reason=reason, complaint_id=complaint_id, due_at=due_at,
+                             cause_event_id=None, occurred_at=occurred_at, now=now)
+        return self.commit(revisit_id, r, hooks=hooks, creating=True)
+
+    def complete_revisit(self, revisit_id: str, outcome: str, satisfaction: int | None,
+                         notes: str | None, occurred_at: datetime, now: datetime,
+                         hooks: Sequence[Hook] = ()) -> Recorded:
+        return self.update(revisit_id, Revisit, "revisit",
+                           lambda r: r.complete(outcome, satisfaction, notes, occurred_at, now),
+                           hooks=hooks)
+
+    def raise_improvement(self, action_id: str, *, department_id: str, title: str,
+                          source_ids: list[str], due_at: datetime, now: datetime,
+                          hooks: Sequence[Hook] = ()) -> Recorded:
+        self.department(department_id)
+        a = ImprovementAction.raise_action(action_id, department_id=department_id, title=title,
+                                           source_ids=source_ids, due_at=due_at, now=now)
+        return self.commit(action_id, a, hooks=hooks, creating=True)
+
+    def complete_improvement(self, action_id: str, now: datetime,
+                             hooks: Sequence[Hook] = ()) -> Recorded:
+        return self.update(action_id, ImprovementAction, "improvement action",
+                           lambda a: a.complete(now), hooks=hooks)
+
+    def verify_improvement(self, action_id: str, effective: bool, now: datetime,
+                           hooks: Sequence[Hook] = ()) -> Recorded:
+        return self.update(action_id, ImprovementAction, "improvement action",
+                           lambda a: a.verify(effective, now), hooks=hooks)

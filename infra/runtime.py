@@ -1,0 +1,51 @@
+"""The composition root: settings → database → keys → application, wired once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from psycopg_pool import ConnectionPool
+
+from infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
+from infra.event_store import PostgresCsm
+from infra.personal_data import PersonalKeys
+from infra.schema import ensure_schema
+from infra.secrets import api_keys, cipher_key
+from infra.settings import Settings
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    url: str
+    pool: ConnectionPool
+    app: PostgresCsm
+    api_keys: dict[str, str]
+    embedded: EmbeddedPostgres | None = None
+    stoppers: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for stop in reversed(self.stoppers):
+            stop()
+        self.app.close()
+        self.pool.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) -> Runtime:
+    embedded = None
+    url = settings.database_url
+    if not url:
+        embedded = EmbeddedPostgres(settings.csm_data_dir, keep_running=keep_embedded_running)
+        url = embedded.url
+    pool = open_pool(url)
+    pool.wait(timeout=30)
+    keys = PersonalKeys(pool, cipher_key(settings))
+    app = PostgresCsm(eventsourcing_env(url), keys)
+    with pool.connection() as conn:
+        ensure_schema(conn)
+    log.info("runtime_started", embedded=embedded is not None)
+    return Runtime(settings, url, pool, app, api_keys(settings), embedded)

@@ -1,0 +1,88 @@
+"""Tables beside the library's event table: hash chain, recorded time, idempotency, keys."""
+from __future__ import annotations
+
+from psycopg import Connection
+
+EVENTS = "csm_events"
+
+# Every stored event gets the time it was recorded and a SHA-256 over its own
+# content and the hash of the event before it (in position order). Writers
+# are serialised by the head row's lock, so the chain follows commit order.
+CHAIN_DDL = f"""
+ALTER TABLE {EVENTS} ADD COLUMN IF NOT EXISTS recorded_at timestamptz;
+ALTER TABLE {EVENTS} ADD COLUMN IF NOT EXISTS hash bytea;
+CREATE INDEX IF NOT EXISTS {EVENTS}_recorded_at_idx ON {EVENTS} USING brin (recorded_at);
+CREATE TABLE IF NOT EXISTS csm_chain_head (
+    id int PRIMARY KEY CHECK (id = 1),
+    position bigint NOT NULL,
+    hash bytea NOT NULL
+);
+INSERT INTO csm_chain_head VALUES (1, 0, ''::bytea) ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE FUNCTION csm_chain_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    prev bytea;
+    prev_hex text := current_setting('csm.chain_hash', true);
+BEGIN
+    IF prev_hex IS NULL OR prev_hex = '' THEN
+        SELECT hash INTO prev FROM csm_chain_head WHERE id = 1 FOR UPDATE;
+    ELSE
+        prev := decode(prev_hex, 'hex');
+    END IF;
+    NEW.recorded_at := clock_timestamp();
+    NEW.hash := sha256(
+        prev
+        || int8send(NEW.notification_id)
+        || int8send(NEW.originator_version)
+        || int4send(octet_length(NEW.originator_id::text))
+        || convert_to(NEW.originator_id::text, 'UTF8')
+        || int4send(octet_length(NEW.topic))
+        || convert_to(NEW.topic, 'UTF8')
+        || int8send((extract(epoch FROM NEW.recorded_at) * 1000000)::bigint)
+        || NEW.state);
+    PERFORM set_config('csm.chain_hash', encode(NEW.hash, 'hex'), true);
+    PERFORM set_config('csm.chain_position', NEW.notification_id::text, true);
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION csm_chain_advance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE csm_chain_head
+       SET hash = decode(current_setting('csm.chain_hash'), 'hex'),
+           position = current_setting('csm.chain_position')::bigint
+     WHERE id = 1;
+    RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS csm_chain_event ON {EVENTS};
+CREATE TRIGGER csm_chain_event BEFORE INSERT ON {EVENTS}
+    FOR EACH ROW EXECUTE FUNCTION csm_chain_event();
+DROP TRIGGER IF EXISTS csm_chain_advance ON {EVENTS};
+CREATE TRIGGER csm_chain_advance AFTER INSERT ON {EVENTS}
+    FOR EACH STATEMENT EXECUTE FUNCTION csm_chain_advance();
+"""
+
+SUPPORT_DDL = """
+CREATE TABLE IF NOT EXISTS csm_idempotency (
+    scope text NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    answer jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, key)
+);
+CREATE TABLE IF NOT EXISTS csm_personal_keys (
+    subject text PRIMARY KEY,
+    wrapped_key bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    erased_at timestamptz
+);
+"""
+
+
+def ensure_schema(conn: Connection) -> None:
+    """Idempotent; run after the library has created its event table."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(7311001)")
+        conn.execute(SUPPORT_DDL)
+        conn.execute(CHAIN_DDL)

@@ -1,0 +1,63 @@
+"""Every setting of CONTRACT §1, read once from the environment; fails fast when invalid."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROLES = ("channel", "agent", "manager", "auditor", "admin")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str | None = None
+    csm_data_dir: Path = Path("./.csm")
+    kafka_bootstrap_servers: str | None = None
+    csm_api_keys: str | None = None
+    csm_timezone: str = "UTC"
+    csm_cipher_key: str | None = None
+    csm_topic_events: str = "csm.events"
+    csm_topic_inbound: str = "csm.inbound"
+    csm_topic_dlq: str = "csm.inbound.dlq"
+    csm_sla_grace_seconds: float = Field(default=300, ge=0)
+    csm_deadline_scan_seconds: float = Field(default=30, gt=0)
+    csm_log_level: str = "INFO"
+
+    @field_validator("csm_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"CSM_TIMEZONE {v!r} is not an IANA time zone") from None
+        return v
+
+    @field_validator("csm_api_keys")
+    @classmethod
+    def _keys(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        for pair in v.split(","):
+            key, _, role = pair.strip().rpartition(":")
+            if not key or role not in ROLES:
+                raise ValueError(f"CSM_API_KEYS entry {pair!r} must be key:role, role one of {ROLES}")
+        return v
+
+    def api_keys(self) -> dict[str, str]:
+        if not self.csm_api_keys:
+            return {}
+        pairs = (p.strip().rpartition(":") for p in self.csm_api_keys.split(","))
+        return {key: role for key, _, role in pairs}
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.csm_timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
