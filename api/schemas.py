@@ -4,7 +4,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from domain.values import (
     ID_PATTERN,
@@ -18,15 +28,15 @@ from domain.values import (
     Tier,
 )
 
-Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
+Slug = Annotated[str, StringConstraints(strict=True, pattern=SLUG_PATTERN)]
+Text = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=20_000)]
+Short = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
 MAX_FUTURE = timedelta(minutes=5)
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Timed(Body):
@@ -46,14 +56,14 @@ class Timed(Body):
 class DepartmentIn(Body):
     department_id: Id | None = None
     name: Short
-    satisfaction_target: float = Field(default=80, ge=0, le=100)
+    satisfaction_target: Annotated[float, Strict()] = Field(default=80, ge=0, le=100)
 
 
 class CustomerIn(Body):
     customer_id: Id | None = None
     name: Short
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    phone: Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9+()\-. ]{3,40}$")] | None = None
+    email: Annotated[str, StringConstraints(strict=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Annotated[str, StringConstraints(strict=True, max_length=40, pattern=r"^[0-9+()\-. ]{3,40}$")] | None = None
     tier: Tier = "standard"
     segment: Slug | None = None
 
@@ -70,7 +80,7 @@ class FeedbackIn(Timed):
     kind: FeedbackKind
     department_id: Id | None = None
     category: Slug | None = None
-    rating: int | None = Field(default=None, ge=1, le=5)
+    rating: StrictInt | None = Field(default=None, ge=1, le=5)
     text: Text | None = None
     severity: Severity | None = None
 
@@ -108,8 +118,8 @@ class ReopenIn(Timed):
 
 
 class CloseIn(Timed):
-    customer_satisfied: bool | None = None
-    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    customer_satisfied: StrictBool | None = None
+    satisfaction: StrictInt | None = Field(default=None, ge=1, le=5)
 
 
 class QuestionIn(Body):
@@ -133,7 +143,7 @@ class InvitationsIn(Body):
 
 class AnswerIn(Body):
     question_id: Id
-    value: int
+    value: StrictInt
 
 
 class ResponseIn(Timed):
@@ -156,7 +166,7 @@ class RevisitIn(Timed):
 
 class RevisitCompleteIn(Timed):
     outcome: RevisitOutcome
-    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    satisfaction: StrictInt | None = Field(default=None, ge=1, le=5)
     notes: Text | None = None
 
 
@@ -169,7 +179,7 @@ class ImprovementIn(Body):
 
 
 class VerifyIn(Body):
-    effective: bool
+    effective: StrictBool
 
 
 class EmptyIn(Body):
