@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tests.unit.domain_builders import T0, a_survey, at, open_complaint, recorded
 from domain.survey import SurveyResponse
+from tests.unit.domain_builders import T0, a_survey, at, open_complaint, recorded
 
 
 def serialized(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,56 @@
+"""The event as every projection sees it, decoded from the store (or, later, from Kafka).
+
+Projections never need personal data, so encrypted fields stay encrypted;
+times stay ISO strings except `occurred_at`, parsed once here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from eventsourcing.utils import resolve_topic
+
+from domain.base import event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Ev:
+    position: int
+    stream_id: str
+    version: int
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return event_id(self.stream_id, self.version)
+
+
+@lru_cache(maxsize=512)
+def type_of_topic(topic: str) -> str:
+    return resolve_topic(topic).TYPE
+
+
+def _plain(value: Any) -> Any:
+    """The library's transcoder wraps datetimes as {"_type_": ..., "_data_": iso}."""
+    if isinstance(value, dict):
+        if "_type_" in value and "_data_" in value:
+            return value["_data_"]
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def decode_stored(position: int, stream_id: str, version: int, topic: str, state: bytes) -> Ev:
+    raw = orjson.loads(state)
+    data = {k: _plain(v) for k, v in raw.items()
+            if k not in ("timestamp", "originator_topic", "occurred_at")}
+    occurred = raw["occurred_at"]
+    return Ev(position, stream_id, version, type_of_topic(topic),
+              datetime.fromisoformat(occurred["_data_"] if isinstance(occurred, dict) else occurred),
+              data)
