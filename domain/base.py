@@ -19,9 +19,6 @@ from eventsourcing.domain import (
 
 from domain.errors import InvalidInput
 
-EVENT_TYPES: dict[str, type["CsmEvent"]] = {}
-
-
 class CsmEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
     TYPE: ClassVar[str] = ""
     PERSONAL: ClassVar[tuple[str, ...]] = ()
@@ -30,11 +27,6 @@ class CsmEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
     originator_version: int
     timestamp: datetime
     occurred_at: datetime
-
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        if cls.__dict__.get("TYPE"):
-            EVENT_TYPES[cls.TYPE] = cls
 
     def personal_subject(self) -> str:
         """Whose key protects this event's personal data."""

@@ -54,3 +54,11 @@ def decode_stored(position: int, stream_id: str, version: int, topic: str, state
     return Ev(position, stream_id, version, type_of_topic(topic),
               datetime.fromisoformat(occurred["_data_"] if isinstance(occurred, dict) else occurred),
               data)
+
+
+def from_domain(event: Any, position: int) -> Ev:
+    """The Ev a projection would see for a domain event (tests, in-process feeds)."""
+    data = orjson.loads(orjson.dumps(event.data()))
+    data.pop("occurred_at", None)
+    return Ev(position, event.originator_id, event.originator_version, type(event).TYPE,
+              event.occurred_at, data)

@@ -9,6 +9,7 @@ Three kinds, by how an event changes them:
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,7 +52,7 @@ class Table:
         if not rows:
             return
         target = Identifier(schema, self.name)
-        temp = Identifier(f"_in_{self.name}")
+        temp = Identifier(f"_in_{self.name}_{zlib.crc32(repr(self.columns).encode()):08x}")
         cols = SQL(", ").join(Identifier(c) for c in self.names)
         cur.execute(SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS")
                     .format(temp, target))

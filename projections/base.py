@@ -1,0 +1,77 @@
+"""What a projection is: its tables and views, a version, and a pure event → row-change function."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from projections.events import Ev
+from projections.tables import Table
+
+
+class Writer:
+    """The changes of one batch, held in memory until the runner flushes them.
+
+    `get` sees rows written earlier in the batch, then rows prefetched from the
+    database; `add` merges increments (a thousand +1s become one write).
+    """
+
+    def __init__(self, zone: ZoneInfo, state: dict[str, Any]):
+        self.zone = zone
+        self.state = state
+        self.rows: dict[str, dict[tuple, dict[str, Any]]] = {}
+        self.loaded: dict[str, dict[tuple, dict[str, Any]]] = {}
+        self.counters: dict[str, dict[tuple, list[float]]] = {}
+        self.appended: dict[str, dict[tuple, dict[str, Any]]] = {}
+
+    def day(self, at: datetime) -> date:
+        """The local calendar day of an instant, in CSM_TIMEZONE."""
+        return at.astimezone(self.zone).date()
+
+    def get(self, table: str, key: tuple) -> dict[str, Any] | None:
+        row = self.rows.get(table, {}).get(key)
+        if row is None:
+            row = self.loaded.get(table, {}).get(key)
+            if row is not None:
+                row = dict(row)
+                self.rows.setdefault(table, {})[key] = row
+        return row
+
+    def put(self, table: str, key: tuple, row: dict[str, Any]) -> None:
+        self.rows.setdefault(table, {})[key] = row
+
+    def add(self, table: str, key: tuple, values: Iterable[float]) -> None:
+        bucket = self.counters.setdefault(table, {})
+        current = bucket.get(key)
+        if current is None:
+            bucket[key] = list(values)
+        else:
+            for i, v in enumerate(values):
+                current[i] += v
+
+    def append(self, table: str, key: tuple, row: dict[str, Any]) -> None:
+        self.appended.setdefault(table, {}).setdefault(key, row)
+
+
+class Projection:
+    """Subclasses set name, version, tables, views; implement apply (and needs, if reading rows)."""
+
+    name: str = ""
+    version: int = 1
+    tables: tuple[Table, ...] = ()
+    views: tuple[str, ...] = ()  # CREATE VIEW statements with {schema}
+    handles: frozenset[str] = frozenset()  # the event types it reacts to
+
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    def needs(self, ev: Ev) -> Iterable[tuple[str, tuple]]:
+        """Rows (table, key) that applying ev reads; fetched in bulk before the batch."""
+        return ()
+
+    def apply(self, ev: Ev, w: Writer) -> None:
+        raise NotImplementedError
+
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)

@@ -1,0 +1,106 @@
+"""Creating read models, and rebuilding them into fresh tables swapped in atomically.
+
+A rebuild replays the store into a private schema, then, in one transaction
+that holds the live status rows (so no live runner can write meanwhile),
+applies what arrived since, drops the old tables, moves the new ones in and
+records the position. Readers see the old tables or the new, never half.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
+
+import structlog
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from projections.base import Projection
+from projections.runner import Runner
+from projections.status import STATUS_DDL
+from projections.store import read_events
+
+log = structlog.get_logger()
+READ_SCHEMA = "csm_read"
+
+
+def config_of(zone: ZoneInfo) -> str:
+    """What, besides the code version, the rows depend on: a change means a rebuild."""
+    return f"timezone={zone.key}"
+
+
+def _create(conn, p: Projection, schema: str, views: bool = True) -> None:
+    for t in p.tables:
+        for statement in t.ddl(schema):
+            conn.execute(statement)
+    if views:
+        for view in p.views:
+            conn.execute(view.format(schema=schema))
+
+
+def ensure_read_models(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo,
+                       schema: str = READ_SCHEMA,
+                       progress: Callable[[str, int], None] | None = None) -> None:
+    """Creates missing read models; rebuilds those whose version or time zone changed."""
+    stale = []
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(7311002)")
+        conn.execute(STATUS_DDL.format(schema=schema))
+        status = {r["name"]: r for r in conn.execute(
+            f'SELECT name, version, config FROM "{schema}".projection_status').fetchall()}
+        for p in projections:
+            row = status.get(p.name)
+            if row is None:
+                _create(conn, p, schema)
+                conn.execute(f'INSERT INTO "{schema}".projection_status (name, version, config, '
+                             f'position, state) VALUES (%s, %s, %s, 0, %s)',
+                             (p.name, p.version, config_of(zone), Jsonb(p.initial_state())))
+            elif (row["version"], row["config"]) != (p.version, config_of(zone)):
+                stale.append(p)
+    for p in stale:
+        log.info("projection_rebuild_on_start", projection=p.name, version=p.version)
+        rebuild(pool, [p], zone, schema=schema, progress=progress)
+
+
+def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo, *,
+            schema: str = READ_SCHEMA, upto: int | None = None,
+            progress: Callable[[str, int], None] | None = None) -> int:
+    """Rebuilds into fresh tables and swaps them in; returns the position they reached."""
+    build = f"csm_build_{uuid.uuid4().hex[:12]}"
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(STATUS_DDL.format(schema=build))
+        for p in projections:
+            _create(conn, p, build, views=False)
+            conn.execute(f'INSERT INTO "{build}".projection_status (name, version, config, '
+                         f'position, state) VALUES (%s, %s, %s, 0, %s)',
+                         (p.name, p.version, config_of(zone), Jsonb(p.initial_state())))
+    names = ",".join(p.name for p in projections)
+    runner = Runner(pool, projections, zone, schema=build)
+    try:
+        runner.catch_up(upto, progress=(lambda pos: progress(names, pos)) if progress else None)
+        with pool.connection() as conn, conn.transaction():
+            conn.execute(STATUS_DDL.format(schema=schema))
+            conn.execute(f'SELECT name FROM "{schema}".projection_status WHERE name = ANY(%s) '
+                         f'FOR UPDATE', ([p.name for p in projections],))
+            while upto is None and (late := read_events(pool, runner.position, 5000)):
+                runner.apply(late, conn=conn)
+            for p in projections:
+                for t in p.tables:
+                    conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{t.name}" CASCADE')
+                    conn.execute(f'ALTER TABLE "{build}"."{t.name}" SET SCHEMA "{schema}"')
+                for view in p.views:
+                    conn.execute(view.format(schema=schema))
+                conn.execute(
+                    f'INSERT INTO "{schema}".projection_status AS s (name, version, config, '
+                    f'position, state) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE '
+                    f'SET version = excluded.version, config = excluded.config, '
+                    f'position = excluded.position, state = excluded.state, updated_at = now()',
+                    (p.name, p.version, config_of(zone), runner.positions[p.name],
+                     Jsonb(runner.states[p.name])))
+            conn.execute(f'DROP SCHEMA "{build}" CASCADE')
+    except BaseException:
+        with pool.connection() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{build}" CASCADE')
+        raise
+    log.info("projection_rebuilt", projections=names, position=runner.position)
+    return runner.position

@@ -1,0 +1,19 @@
+"""Every projection, by name."""
+from projections.base import Projection
+from projections.complaints import Complaints
+from projections.feedback import FeedbackFacts
+from projections.followups import Followups
+from projections.ledger import Ledger
+from projections.satisfaction import Satisfaction
+
+ALL: dict[str, Projection] = {p.name: p for p in (
+    Satisfaction(), Complaints(), Ledger(), FeedbackFacts(), Followups())}
+
+
+def select(names: list[str] | tuple[str, ...] | None) -> list[Projection]:
+    if not names:
+        return list(ALL.values())
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        raise SystemExit(f"unknown projection(s) {unknown}; known: {sorted(ALL)}")
+    return [ALL[n] for n in names]

@@ -1,0 +1,108 @@
+"""Survey answers as additive daily facts, so any roll-up, filter or zone bucket is exact.
+
+`satisfaction_facts` has one row per local day × department × channel × survey
+× tier × dimension, with integer sums (item scores are whole numbers on
+0-100), so means, variances, CSAT, NPS and gaps of any slice are exact.
+`survey_responses` has one row per response. The policy's dimension weights
+in force are kept in this projection's state for CSI.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from domain.values import item_score
+from projections.base import Projection, Writer
+from projections.events import Ev
+from projections.tables import Table
+
+SLICE = (("department_id", "text"), ("channel", "text"), ("survey_id", "text"), ("tier", "text"))
+MEASURES = ("answers", "score_sum", "score_sumsq", "responses", "likert_n", "likert_top2",
+            "nps_n", "nps_promoters", "nps_detractors", "expectation_n", "expectation_gap_sum",
+            "competitor_n", "competitor_gap_sum")
+
+FACTS = Table("satisfaction_facts",
+              (("day", "date"), *SLICE, ("dimension", "text"),
+               *((m, "bigint") for m in MEASURES)),
+              key=("day", "department_id", "channel", "survey_id", "tier", "dimension"),
+              kind="counter", indexes=(("day",),))
+RESPONSES = Table("survey_responses", (
+    ("response_id", "text"), ("survey_id", "text"), ("customer_id", "text"),
+    ("department_id", "text"), ("channel", "text"), ("tier", "text"), ("day", "date"),
+    ("occurred_at", "timestamptz"), ("answers", "int"), ("position", "bigint")),
+    key=("response_id",), kind="append", indexes=(("day",), ("survey_id", "customer_id")))
+TIERS = Table("satisfaction_customer_tiers", (("customer_id", "text"), ("tier", "text")),
+              key=("customer_id",), kind="row")
+
+
+def answer_measures(scale: str, value: int) -> list[int]:
+    """One answer's contribution to MEASURES (responses counted separately)."""
+    s = int(item_score(scale, value))
+    m = [1, s, s * s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    if scale == "likert5":
+        m[4], m[5] = 1, int(value >= 4)
+    elif scale == "nps10":
+        m[6], m[7], m[8] = 1, int(value >= 9), int(value <= 6)
+    elif scale == "expectation5":
+        m[9], m[10] = 1, value - 3
+    else:
+        m[11], m[12] = 1, value - 3
+    return m
+
+
+class Satisfaction(Projection):
+    name = "satisfaction"
+    version = 1
+    tables = (FACTS, RESPONSES, TIERS)
+    handles = frozenset({"customer.registered", "survey.answered", "policy.published"})
+    views = (
+        """CREATE VIEW "{schema}".satisfaction_monthly AS
+           SELECT date_trunc('month', day)::date AS month, department_id, channel, survey_id,
+                  tier, dimension, """ + ", ".join(f"sum({m})::bigint AS {m}" for m in MEASURES)
+        + """ FROM "{schema}".satisfaction_facts
+           GROUP BY 1, department_id, channel, survey_id, tier, dimension""",
+    )
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"weights": {}, "policy_version": 0}
+
+    def needs(self, ev: Ev):
+        if ev.type == "survey.answered" and ev.data.get("customer_id"):
+            yield "satisfaction_customer_tiers", (ev.data["customer_id"],)
+
+    def apply(self, ev: Ev, w: Writer) -> None:
+        d = ev.data
+        if ev.type == "customer.registered":
+            w.put("satisfaction_customer_tiers", (ev.stream_id,),
+                  {"customer_id": ev.stream_id, "tier": d["tier"]})
+        elif ev.type == "policy.published":
+            w.state = {"weights": d["rules"].get("dimension_weights", {}),
+                       "policy_version": ev.version}
+        else:
+            self._answered(ev, w)
+
+    def _answered(self, ev: Ev, w: Writer) -> None:
+        d = ev.data
+        customer = d.get("customer_id")
+        row = w.get("satisfaction_customer_tiers", (customer,)) if customer else None
+        tier = row["tier"] if row else None
+        day: date = w.day(ev.occurred_at)
+        base = (day, d.get("department_id"), d["channel"], d["survey_id"], tier)
+        per_dimension: dict[str, list[int]] = {}
+        for a in d["answers"]:
+            m = answer_measures(a["scale"], a["value"])
+            acc = per_dimension.get(a["dimension"])
+            if acc is None:
+                m[3] = 1  # this response counts once in each dimension it answers
+                per_dimension[a["dimension"]] = m
+            else:
+                for i, v in enumerate(m):
+                    if i != 3:
+                        acc[i] += v
+        for dimension, m in per_dimension.items():
+            w.add("satisfaction_facts", (*base, dimension), m)
+        w.append("survey_responses", (ev.stream_id,), {
+            "response_id": ev.stream_id, "survey_id": d["survey_id"], "customer_id": customer,
+            "department_id": d.get("department_id"), "channel": d["channel"], "tier": tier,
+            "day": day, "occurred_at": ev.occurred_at, "answers": len(d["answers"]),
+            "position": ev.position})

@@ -1,0 +1,58 @@
+"""Running the projectors beside the API (or alone): a tailing runner woken by NOTIFY."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+import psycopg
+import structlog
+from psycopg_pool import ConnectionPool
+
+from infra.schema import EVENTS
+from projections.base import Projection
+from projections.rebuild import ensure_read_models
+from projections.runner import Runner
+
+log = structlog.get_logger()
+
+
+class ProjectorService:
+    def __init__(self, pool: ConnectionPool, url: str, projections: Sequence[Projection],
+                 zone: ZoneInfo):
+        self.pool, self.url, self.projections, self.zone = pool, url, list(projections), zone
+        self.stop_event, self.wake = threading.Event(), threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.runner: Runner | None = None
+
+    def start(self) -> None:
+        ensure_read_models(self.pool, self.projections, self.zone)
+        self.runner = Runner(self.pool, self.projections, self.zone)
+        self.threads = [threading.Thread(target=self._listen, name="csm-listen", daemon=True),
+                        threading.Thread(target=self.runner.run, args=(self.stop_event, self.wake),
+                                         name="csm-project", daemon=True)]
+        for t in self.threads:
+            t.start()
+        log.info("projectors_started", projections=[p.name for p in self.projections])
+
+    def _listen(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(f"LISTEN {EVENTS}")
+                    while not self.stop_event.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.wake.set()
+            except psycopg.Error:
+                self.stop_event.wait(1)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout=10)
+
+    def readiness(self) -> dict:
+        r = self.runner
+        return {"projectors": "running" if r and all(t.is_alive() for t in self.threads)
+                else "stopped", "positions": dict(r.positions) if r else {}}

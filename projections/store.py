@@ -1,0 +1,35 @@
+"""Reading the event store in position order, for the runner and for rebuilds."""
+from __future__ import annotations
+
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from infra.schema import EVENTS
+from projections.events import Ev, decode_stored
+
+SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state "
+          f"FROM {EVENTS} WHERE notification_id > %s AND notification_id <= %s "
+          f"ORDER BY notification_id LIMIT %s")
+
+
+def read_events(pool: ConnectionPool, after: int, limit: int, upto: int | None = None
+                ) -> list[Ev]:
+    with pool.connection() as conn:
+        cur = conn.cursor(row_factory=tuple_row)
+        rows = cur.execute(SELECT, (after, upto if upto is not None else 2**62, limit),
+                           binary=True).fetchall()
+    return [decode_stored(*r) for r in rows]
+
+
+def head_position(pool: ConnectionPool) -> int:
+    with pool.connection() as conn:
+        row = conn.execute(f"SELECT coalesce(max(notification_id), 0) AS p FROM {EVENTS}").fetchone()
+    return row["p"]
+
+
+def position_as_of(pool: ConnectionPool, as_of) -> int:
+    """The last position recorded at or before a time (recorded_at rises with position)."""
+    with pool.connection() as conn:
+        row = conn.execute(f"SELECT coalesce(max(notification_id), 0) AS p FROM {EVENTS} "
+                           f"WHERE recorded_at <= %s", (as_of,)).fetchone()
+    return row["p"]
