@@ -14,12 +14,14 @@ from api.routers import (
     health,
     improvements,
     policy,
+    reports,
     revisits,
     surveys,
 )
 from infra.runtime import Runtime
 
-ROUTERS = [health, departments, customers, feedback, complaints, surveys, revisits,
+# reports first: its fixed paths (/complaints/backlog) must win over /complaints/{id}.
+ROUTERS = [health, reports, departments, customers, feedback, complaints, surveys, revisits,
            improvements, policy, audit]
 
 

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from api.deps import Caller
 from api.errors import IdempotencyMismatch
 from domain.application import Hook, Recorded
+from domain.errors import AlreadyExists, ConcurrentChange
 from infra.runtime import Runtime
 
 
@@ -48,6 +49,12 @@ def run_once(rt: Runtime, caller: Caller, key: str | None, route: str, body: Any
     except _Replay:
         earlier = _earlier_answer(rt, caller.scope, key, digest)
         assert earlier is not None
+        return earlier
+    except (AlreadyExists, ConcurrentChange):
+        # A request with this key may have won the race on the record itself.
+        earlier = _earlier_answer(rt, caller.scope, key, digest)
+        if earlier is None:
+            raise
         return earlier
 
 

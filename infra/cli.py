@@ -1,7 +1,9 @@
-"""The `csm` command line: serve, api, verify (more parts join as they are built)."""
+"""The `csm` command line: serve, api, project, rebuild, verify, grant-bi."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
@@ -16,17 +18,26 @@ def _runtime():
     return start_runtime(settings)
 
 
-def _serve_api(host: str, port: int) -> None:
+def _serve_api(host: str, port: int, projectors: bool) -> None:
     import uvicorn
 
     from api.app import create_app
     runtime = _runtime()
     try:
+        if projectors:
+            runtime.start_projectors()
         click.echo(f"csm: API on http://{host}:{port} (OpenAPI at /docs)", err=True)
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning",
                     access_log=False)
     finally:
         runtime.close()
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
 
 
 @click.group()
@@ -39,18 +50,51 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load a realistic demo data set once.")
 def serve(host: str, port: int, demo: bool) -> None:
-    """Everything in one process: the API (and, as they exist, projectors and consumers)."""
+    """Everything in one process: the API and the projectors."""
     if demo:
         click.echo("csm: --demo is not available yet in this version", err=True)
-    _serve_api(host, port)
+    _serve_api(host, port, projectors=True)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def api(host: str, port: int) -> None:
-    """The HTTP API alone."""
-    _serve_api(host, port)
+    """The HTTP API alone (run `csm project` beside it)."""
+    _serve_api(host, port, projectors=False)
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+def project(names: tuple[str, ...]) -> None:
+    """Run projectors alone (all, or the NAMES given) until stopped."""
+    runtime = _runtime()
+    try:
+        runtime.start_projectors(list(names) or None)
+        _wait_for_signal()
+    finally:
+        runtime.close()
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+def rebuild(names: tuple[str, ...]) -> None:
+    """Rebuild read models (all, or NAMES) into fresh tables and swap them in atomically."""
+    from tqdm import tqdm
+
+    from projections.rebuild import rebuild as run_rebuild
+    from projections.registry import select
+    from projections.store import head_position
+    runtime = _runtime()
+    try:
+        chosen = select(list(names) or None)
+        with tqdm(total=head_position(runtime.pool), unit=" events", file=sys.stderr,
+                  desc="rebuild " + ",".join(p.name for p in chosen)) as bar:
+            position = run_rebuild(runtime.pool, chosen, runtime.settings.zone,
+                                   progress=lambda _name, pos: bar.update(pos - bar.n))
+        click.echo(f"rebuilt {', '.join(p.name for p in chosen)} at position {position}")
+    finally:
+        runtime.close()
 
 
 @main.command()
@@ -67,3 +111,17 @@ def verify() -> None:
         runtime.close()
     click.echo(report.as_dict())
     sys.exit(0 if report.ok else 1)
+
+
+@main.command("grant-bi")
+@click.argument("role")
+@click.option("--password", envvar="CSM_BI_PASSWORD", help="Make it a login role with this password.")
+def grant_bi(role: str, password: str | None) -> None:
+    """Create (or fix) a PostgreSQL role that can read csm_read and nothing else."""
+    from infra.bi_role import grant_bi_role
+    runtime = _runtime()
+    try:
+        grant_bi_role(runtime.pool, role, password)
+    finally:
+        runtime.close()
+    click.echo(f"role {role!r} can read schema csm_read (tables and views) and nothing else")

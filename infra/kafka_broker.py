@@ -7,6 +7,7 @@ starts one, prints ``KAFKA_BOOTSTRAP_SERVERS=...`` and runs until Ctrl-C/SIGTERM
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -18,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -106,6 +106,7 @@ class KafkaBroker:
 
     def _setup(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="csm-kafka-"))
+        atexit.register(self.stop)  # a forgotten broker is still stopped and its data removed
         self.port = _free_port(set())
         self.controller_port = _free_port({self.port})
         p, c = self.port, self.controller_port
@@ -232,14 +233,17 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python's readiness probe is chatty
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    stop: list[int] = []  # not threading.Event: Event.set() in a handler can deadlock Event.wait()
     with KafkaBroker(version=args.version, num_partitions=args.partitions) as broker:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, _frame: stop.append(signum))
         print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}", flush=True)
         print(f"broker log: {broker.log_path}", file=sys.stderr, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while not done.wait(1):
-                pass
+        while not stop:
+            if broker.proc is None or broker.proc.poll() is not None:
+                print(f"Kafka broker died:\n{broker.log_tail()}", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.5)
         print("stopping Kafka broker", file=sys.stderr, flush=True)
     return 0
 

@@ -25,6 +25,17 @@ class Runtime:
     api_keys: dict[str, str]
     embedded: EmbeddedPostgres | None = None
     stoppers: list = field(default_factory=list)
+    projectors: object | None = None
+
+    def start_projectors(self, names: list[str] | None = None):
+        """Runs the chosen projections (all by default) in background threads of this process."""
+        from projections.registry import select
+        from projections.service import ProjectorService
+        service = ProjectorService(self.pool, self.url, select(names), self.settings.zone)
+        service.start()
+        self.stoppers.append(service.stop)
+        self.projectors = service
+        return service
 
     def close(self) -> None:
         for stop in reversed(self.stoppers):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import structlog
+from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -62,6 +63,15 @@ def ensure_read_models(pool: ConnectionPool, projections: Sequence[Projection], 
         rebuild(pool, [p], zone, schema=schema, progress=progress)
 
 
+def _grant_to_bi_roles(conn, schema: str) -> None:
+    """Tables moved in by a rebuild are new objects: the BI roles get SELECT on them again."""
+    if conn.execute("SELECT to_regclass('csm_bi_roles') AS t").fetchone()["t"] is None:
+        return
+    for r in conn.execute("SELECT role FROM csm_bi_roles").fetchall():
+        conn.execute(SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
+            Identifier(schema), Identifier(r["role"])))
+
+
 def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo, *,
             schema: str = READ_SCHEMA, upto: int | None = None,
             progress: Callable[[str, int], None] | None = None) -> int:
@@ -98,6 +108,7 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
                     (p.name, p.version, config_of(zone), runner.positions[p.name],
                      Jsonb(runner.states[p.name])))
             conn.execute(f'DROP SCHEMA "{build}" CASCADE')
+            _grant_to_bi_roles(conn, schema)
     except BaseException:
         with pool.connection() as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{build}" CASCADE')

@@ -52,7 +52,5 @@ class ProjectorService:
         for t in self.threads:
             t.join(timeout=10)
 
-    def readiness(self) -> dict:
-        r = self.runner
-        return {"projectors": "running" if r and all(t.is_alive() for t in self.threads)
-                else "stopped", "positions": dict(r.positions) if r else {}}
+    def running(self) -> bool:
+        return bool(self.threads) and all(t.is_alive() for t in self.threads)

@@ -48,6 +48,7 @@ def pg_server(tmp_path_factory) -> Iterator[EmbeddedPostgres]:
 def runtime(pg_server, tmp_path_factory) -> Iterator[Runtime]:
     """One runtime on one database, shared by tests that use unique ids."""
     rt = start_runtime(settings_for(new_database(pg_server), tmp_path_factory.mktemp("data")))
+    rt.start_projectors()
     yield rt
     rt.close()
 

@@ -1,0 +1,51 @@
+"""Read-your-writes: `min_position` waits for the read models; answers carry X-CSM-Position."""
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.errors import StaleRead
+from domain.errors import NotFound
+from infra.runtime import Runtime
+
+READ_SCHEMA = "csm_read"
+MinPosition = Annotated[int | None, Query(ge=0, description="wait until the read model has "
+                                          "applied every event up to this position")]
+Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]
+Snapshot = Annotated[str | None, Query(description="answer from an as-of snapshot")]
+
+
+def schema_for(rt: Runtime, snapshot: str | None) -> str:
+    if snapshot is None:
+        return READ_SCHEMA
+    raise NotFound(f"snapshot '{snapshot}' not found")
+
+
+def positions(rt: Runtime, schema: str, names: tuple[str, ...]) -> dict[str, Any]:
+    with rt.pool.connection() as conn:
+        rows = conn.execute(f'SELECT name, position, state FROM "{schema}".projection_status '
+                            f'WHERE name = ANY(%s)', (list(names),)).fetchall()
+    return {r["name"]: r for r in rows}
+
+
+def await_position(rt: Runtime, schema: str, names: tuple[str, ...], min_position: int | None,
+                   wait: float) -> dict[str, Any]:
+    """The read models' status once they have reached min_position (or 503 after `wait`)."""
+    deadline = time.monotonic() + wait
+    while True:
+        status = positions(rt, schema, names)
+        reached = min((status[n]["position"] for n in names if n in status), default=0)
+        if min_position is None or reached >= min_position:
+            return {"position": reached, "status": status}
+        if time.monotonic() >= deadline:
+            raise StaleRead(f"the read model is at position {reached}, not yet at {min_position}; "
+                            "retry shortly")
+        time.sleep(0.02)
+
+
+def answer(body: Any, position: int) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body), headers={"X-CSM-Position": str(position)})

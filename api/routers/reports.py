@@ -1,0 +1,118 @@
+"""Read-model queries: satisfaction, complaint backlog and stats, feedback, surveys, scores."""
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
+from api.deps import Caller, RuntimeDep, allow
+from api.slices import slice_params
+from domain.errors import NotFound
+from projections import complaints_query, followups_query, scores_query
+from projections.query import Slice
+from projections.satisfaction_query import satisfaction
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]
+ComplaintReader = Annotated[Caller, Depends(allow("manager", "auditor", "agent"))]
+SliceDep = Annotated[Slice, Depends(slice_params)]
+AsOf = Annotated[datetime | None, Query(description="judge overdue at this moment")]
+
+
+@router.get("/satisfaction")
+def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+                       min_position: MinPosition = None, wait: Wait = 5):
+    """CSI with its 95% interval, CSAT, NPS, gaps and dimension means per period and group."""
+    q.schema = schema_for(rt, snapshot)
+    s = await_position(rt, q.schema, ("satisfaction",), min_position, wait)
+    weights = s["status"]["satisfaction"]["state"]["weights"]
+    return answer({"rows": satisfaction(rt.pool, q, weights)}, s["position"])
+
+
+@router.get("/complaints/backlog")
+def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: str | None = None,
+            status: str | None = None, overdue: bool | None = None, as_of: AsOf = None,
+            limit: Annotated[int, Query(ge=1, le=10000)] = 1000, snapshot: Snapshot = None,
+            min_position: MinPosition = None, wait: Wait = 5):
+    """Every complaint not closed, oldest first, with overdue judged now (or at as_of)."""
+    schema = schema_for(rt, snapshot)
+    s = await_position(rt, schema, ("complaints",), min_position, wait)
+    now = as_of or datetime.now(UTC)
+    body = complaints_query.backlog(rt.pool, schema, now, department_id, status, overdue, limit)
+    return answer(body, s["position"])
+
+
+@router.get("/complaints/stats")
+def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: SliceDep, snapshot: Snapshot = None,
+                    min_position: MinPosition = None, wait: Wait = 5):
+    """Complaints by cohort (opened in the period): resolution, SLA, speed, escalations."""
+    q.schema = schema_for(rt, snapshot)
+    s = await_position(rt, q.schema, ("complaints",), min_position, wait)
+    return answer({"rows": complaints_query.stats(rt.pool, q)}, s["position"])
+
+
+@router.get("/feedback/stats")
+def feedback_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+                   min_position: MinPosition = None, wait: Wait = 5):
+    """Feedback counts and problem rate per period, channel, kind, department."""
+    q.schema = schema_for(rt, snapshot)
+    s = await_position(rt, q.schema, ("feedback",), min_position, wait)
+    return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s["position"])
+
+
+@router.get("/surveys/{survey_id}/stats")
+def survey_stats(survey_id: str, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
+                 min_position: MinPosition = None, wait: Wait = 5):
+    """Invited, suppressed, responded, responses and the response rate of one survey."""
+    schema = schema_for(rt, snapshot)
+    s = await_position(rt, schema, ("followups", "satisfaction"), min_position, wait)
+    stats = followups_query.survey_stats(rt.pool, schema, survey_id)
+    if stats is None:
+        raise NotFound(f"survey '{survey_id}' not found")
+    return answer(stats, s["position"])
+
+
+@router.get("/departments/scores")
+def department_scores(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+                      min_position: MinPosition = None, wait: Wait = 5):
+    """Points per department and period: ledger points plus the satisfaction index bonus."""
+    q.schema = schema_for(rt, snapshot)
+    s = await_position(rt, q.schema, ("ledger", "satisfaction"), min_position, wait)
+    rows = scores_query.scores(rt.pool, q, s["status"]["ledger"]["state"]["points"],
+                               s["status"]["satisfaction"]["state"]["weights"])
+    return answer({"rows": rows}, s["position"])
+
+
+@router.get("/departments/{department_id}/ledger")
+def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: SliceDep,
+                      limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
+                      snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
+    """Every points line of one department, in position order."""
+    schema = schema_for(rt, snapshot)
+    s = await_position(rt, schema, ("ledger",), min_position, wait)
+    items = scores_query.ledger_lines(rt.pool, schema, department_id, q, limit)
+    return answer({"items": items}, s["position"])
+
+
+@router.get("/revisits/stats")
+def revisit_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+                  min_position: MinPosition = None, wait: Wait = 5):
+    """Revisits scheduled per period: completed, outcomes, overdue, mean satisfaction."""
+    q.schema = schema_for(rt, snapshot)
+    s = await_position(rt, q.schema, ("followups",), min_position, wait)
+    rows = followups_query.revisit_stats(rt.pool, q, datetime.now(UTC))
+    return answer({"rows": rows}, s["position"])
+
+
+@router.get("/improvement-actions")
+def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: str | None = None,
+                        status: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+                        snapshot: Snapshot = None, min_position: MinPosition = None,
+                        wait: Wait = 5):
+    """Improvement actions, overdue ones flagged."""
+    schema = schema_for(rt, snapshot)
+    s = await_position(rt, schema, ("followups",), min_position, wait)
+    items = followups_query.improvement_actions(rt.pool, schema, datetime.now(UTC),
+                                                department_id, status, limit)
+    return answer({"items": items}, s["position"])

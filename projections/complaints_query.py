@@ -1,0 +1,66 @@
+"""The complaint backlog (judged at a given moment) and cohort statistics."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from projections.query import Slice, fetch, period_sql, rate
+
+OVERDUE = ("((status = 'open' AND acknowledge_due < %(now)s) OR "
+           "(status IN ('open', 'acknowledged', 'reopened') AND resolve_due < %(now)s))")
+
+
+def backlog(pool: ConnectionPool, schema: str, now: datetime, department_id: str | None,
+            status: str | None, overdue: bool | None, limit: int) -> dict[str, Any]:
+    clauses, params = ["status <> 'closed'"], {"now": now, "limit": limit}
+    if department_id:
+        clauses.append("department_id = %(department_id)s")
+        params["department_id"] = department_id
+    if status:
+        clauses.append("status = %(status)s")
+        params["status"] = status
+    if overdue is not None:
+        clauses.append(OVERDUE if overdue else f"NOT {OVERDUE}")
+    where = " AND ".join(clauses)
+    rows = fetch(pool, f"""
+        SELECT complaint_id, department_id, handler, severity, status, escalation_level,
+               opened_at, acknowledge_due, resolve_due, {OVERDUE} AS overdue,
+               extract(epoch FROM %(now)s - opened_at) / 3600.0 AS age_hours
+        FROM "{schema}".complaints WHERE {where} ORDER BY opened_at, complaint_id""", params)
+    summary = {"open": len(rows), "overdue": sum(1 for r in rows if r["overdue"]),
+               "by_status": dict(Counter(r["status"] for r in rows)),
+               "by_severity": dict(Counter(r["severity"] for r in rows))}
+    items = [{**r, "age_hours": float(r["age_hours"])} for r in rows[:limit]]
+    return {"as_of": now, "summary": summary, "items": items}
+
+
+STATS_GROUPS = {"department_id", "channel", "severity"}
+
+
+def stats(pool: ConnectionPool, q: Slice) -> list[dict[str, Any]]:
+    groups = q.groups(STATS_GROUPS)
+    where, params = q.where("opened_day", STATS_GROUPS)
+    cols = "".join(f', "{g}"' for g in groups)
+    rows = fetch(pool, f"""
+        SELECT {period_sql('opened_day')} AS period_start{cols}, count(*) AS received,
+               count(first_resolved_at) AS resolved,
+               count(*) FILTER (WHERE resolved_within_sla) AS within_sla,
+               avg(extract(epoch FROM acknowledged_at - opened_at)) / 3600.0 AS ack_hours,
+               avg(extract(epoch FROM first_resolved_at - opened_at)) / 3600.0 AS resolve_hours,
+               coalesce(sum(escalations), 0) AS escalations,
+               count(*) FILTER (WHERE reopened > 0) AS reopened
+        FROM "{q.schema}".complaints WHERE {where} GROUP BY 1{cols} ORDER BY 1{cols}""", params)
+    return [{"period_start": r["period_start"].isoformat(), **{g: r[g] for g in groups},
+             "received": r["received"], "resolved": r["resolved"],
+             "resolution_rate": rate(r["resolved"], r["received"]),
+             "within_sla_rate": rate(r["within_sla"], r["resolved"]),
+             "mean_hours_to_acknowledge": _float(r["ack_hours"]),
+             "mean_hours_to_resolve": _float(r["resolve_hours"]),
+             "escalations": int(r["escalations"]), "reopened": r["reopened"]} for r in rows]
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
