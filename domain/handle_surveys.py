@@ -33,9 +33,11 @@ class SurveyHandlers(CoreHandlers):
                       comment: str | None, occurred_at: datetime, now: datetime,
                       hooks: Sequence[Hook] = ()) -> Recorded:
         survey = self.get_as(survey_id, Survey, "survey")
-        self.active_customer(customer_id)
+        customer = self.active_customer(customer_id)
         self.department(department_id)
+        # The tier travels in the event: read models need no other stream to slice by it.
         r = SurveyResponse.answer(response_id, survey, customer_id=customer_id,
+                                  tier=customer.tier if customer else None,
                                   department_id=department_id, channel=channel, answers=answers,
                                   comment=comment, occurred_at=occurred_at, now=now)
         return self.commit(response_id, r, hooks=hooks, creating=True)

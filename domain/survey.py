@@ -87,6 +87,7 @@ class SurveyResponse(CsmAggregate):
         response_id: str
         survey_id: str
         customer_id: str | None
+        tier: str | None
         department_id: str | None
         channel: str
         answers: list[dict[str, Any]]
@@ -94,9 +95,9 @@ class SurveyResponse(CsmAggregate):
 
     @classmethod
     def answer(cls, response_id: str, survey: Survey, *, customer_id: str | None,
-               department_id: str | None, channel: str, answers: list[dict[str, Any]],
+               tier: str | None, department_id: str | None, channel: str, answers: list[dict[str, Any]],
                comment: str | None, occurred_at: datetime, now: datetime) -> "SurveyResponse":
         return cls._start(cls.Answered, response_id, now, occurred_at, response_id=response_id,
-                          survey_id=survey.id, customer_id=customer_id,
+                          survey_id=survey.id, customer_id=customer_id, tier=tier,
                           department_id=department_id, channel=channel,
                           answers=survey.checked_answers(answers), comment=comment)

@@ -63,6 +63,11 @@ def ensure_read_models(pool: ConnectionPool, projections: Sequence[Projection], 
         rebuild(pool, [p], zone, schema=schema, progress=progress)
 
 
+def _has_partitions(conn, schema: str) -> bool:
+    found = conn.execute("SELECT to_regclass(%s) AS t", (f'"{schema}".projection_partitions',))
+    return found.fetchone()["t"] is not None
+
+
 def _grant_to_bi_roles(conn, schema: str) -> None:
     """Tables moved in by a rebuild are new objects: the BI roles get SELECT on them again."""
     if conn.execute("SELECT to_regclass('csm_bi_roles') AS t").fetchone()["t"] is None:
@@ -90,8 +95,13 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
         runner.catch_up(upto, progress=(lambda pos: progress(names, pos)) if progress else None)
         with pool.connection() as conn, conn.transaction():
             conn.execute(STATUS_DDL.format(schema=schema))
+            names_ = [p.name for p in projections]
+            fed_by_kafka = _has_partitions(conn, schema)
+            if fed_by_kafka:  # lock in the order a Kafka projector does: partitions, status
+                conn.execute(f'SELECT 1 FROM "{schema}".projection_partitions WHERE name = ANY(%s)'
+                             f' FOR UPDATE', (names_,))
             conn.execute(f'SELECT name FROM "{schema}".projection_status WHERE name = ANY(%s) '
-                         f'FOR UPDATE', ([p.name for p in projections],))
+                         f'FOR UPDATE', (names_,))
             while upto is None and (late := read_events(pool, runner.position, 5000)):
                 runner.apply(late, conn=conn)
             for p in projections:
@@ -107,6 +117,11 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
                     f'position = excluded.position, state = excluded.state, updated_at = now()',
                     (p.name, p.version, config_of(zone), runner.positions[p.name],
                      Jsonb(runner.states[p.name])))
+                if fed_by_kafka:  # the consumers skip what the new tables already hold
+                    conn.execute(
+                        f'UPDATE "{schema}".projection_partitions SET state = %s, '
+                        f'position = greatest(position, %s) WHERE name = %s',
+                        (Jsonb(runner.states[p.name]), runner.positions[p.name], p.name))
             conn.execute(f'DROP SCHEMA "{build}" CASCADE')
             _grant_to_bi_roles(conn, schema)
     except BaseException:

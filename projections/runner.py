@@ -61,7 +61,11 @@ class Runner:
             if not todo:
                 continue
             w = Writer(self.zone, orjson.loads(orjson.dumps(self.states[p.name])))
-            self._prefetch(p, todo, w, conn)
+            if conn is None:
+                with self.pool.connection() as own:
+                    prefetch(own, self.schema, p, todo, w)
+            else:
+                prefetch(conn, self.schema, p, todo, w)
             for e in todo:
                 if e.type in p.handles:
                     p.apply(e, w)
@@ -74,24 +78,6 @@ class Runner:
             self._write(conn, writers, last)
         for name, w in writers.items():
             self.positions[name], self.states[name] = last, w.state
-
-    def _prefetch(self, p: Projection, events: list[Ev], w: Writer, conn: Any) -> None:
-        wanted: dict[str, set] = {}
-        for e in events:
-            if e.type in p.handles:
-                for table, key in p.needs(e):
-                    wanted.setdefault(table, set()).add(key[0])
-        if not wanted:
-            return
-        if conn is None:
-            with self.pool.connection() as own:
-                return self._prefetch(p, events, w, own)
-        for table, keys in wanted.items():
-            t = p.table(table)
-            rows = conn.execute(
-                f'SELECT * FROM "{self.schema}"."{table}" WHERE "{t.key[0]}" = ANY(%s)',
-                (list(keys),)).fetchall()
-            w.loaded[table] = {(r[t.key[0]],): r for r in rows}
 
     def _write(self, conn: Any, writers: dict[str, Writer], last: int) -> None:
         names = sorted(writers)
@@ -107,8 +93,7 @@ class Runner:
                 w = writers.get(p.name)
                 if w is None:
                     continue
-                for t in p.tables:
-                    t.flush(cur, self.schema, _tuples(t, w))
+                flush(cur, self.schema, p, w)
                 cur.execute(
                     f'UPDATE "{self.schema}".projection_status SET position = %s, state = %s, '
                     f'updated_at = now() WHERE name = %s', (last, Jsonb(w.state), p.name))
@@ -145,6 +130,25 @@ class Runner:
                 continue
             wake.wait(poll)
             wake.clear()
+
+
+def prefetch(conn: Any, schema: str, p: Projection, events: list[Ev], w: Writer) -> None:
+    """Loads, in one query per table, the rows that applying these events will read."""
+    wanted: dict[str, set] = {}
+    for e in events:
+        if e.type in p.handles:
+            for table, key in p.needs(e):
+                wanted.setdefault(table, set()).add(key[0])
+    for table, keys in wanted.items():
+        t = p.table(table)
+        rows = conn.execute(f'SELECT * FROM "{schema}"."{table}" WHERE "{t.key[0]}" = ANY(%s)',
+                            (list(keys),)).fetchall()
+        w.loaded[table] = {(r[t.key[0]],): r for r in rows}
+
+
+def flush(cur: Any, schema: str, p: Projection, w: Writer) -> None:
+    for t in p.tables:
+        t.flush(cur, schema, _tuples(t, w))
 
 
 def _tuples(t, w: Writer) -> list[tuple]:

@@ -4,7 +4,8 @@
 × tier × dimension, with integer sums (item scores are whole numbers on
 0-100), so means, variances, CSAT, NPS and gaps of any slice are exact.
 `survey_responses` has one row per response. The policy's dimension weights
-in force are kept in this projection's state for CSI.
+in force are kept in this projection's state for CSI. Each response carries its
+customer's tier, so no other stream is read and any delivery order per stream works.
 """
 from __future__ import annotations
 
@@ -31,8 +32,6 @@ RESPONSES = Table("survey_responses", (
     ("department_id", "text"), ("channel", "text"), ("tier", "text"), ("day", "date"),
     ("occurred_at", "timestamptz"), ("answers", "int"), ("position", "bigint")),
     key=("response_id",), kind="append", indexes=(("day",), ("survey_id", "customer_id")))
-TIERS = Table("satisfaction_customer_tiers", (("customer_id", "text"), ("tier", "text")),
-              key=("customer_id",), kind="row")
 
 
 def answer_measures(scale: str, value: int) -> list[int]:
@@ -53,8 +52,8 @@ def answer_measures(scale: str, value: int) -> list[int]:
 class Satisfaction(Projection):
     name = "satisfaction"
     version = 1
-    tables = (FACTS, RESPONSES, TIERS)
-    handles = frozenset({"customer.registered", "survey.answered", "policy.published"})
+    tables = (FACTS, RESPONSES)
+    handles = frozenset({"survey.answered", "policy.published"})
     views = (
         """CREATE VIEW "{schema}".satisfaction_monthly AS
            SELECT date_trunc('month', day)::date AS month, department_id, channel, survey_id,
@@ -66,16 +65,9 @@ class Satisfaction(Projection):
     def initial_state(self) -> dict[str, Any]:
         return {"weights": {}, "policy_version": 0}
 
-    def needs(self, ev: Ev):
-        if ev.type == "survey.answered" and ev.data.get("customer_id"):
-            yield "satisfaction_customer_tiers", (ev.data["customer_id"],)
-
     def apply(self, ev: Ev, w: Writer) -> None:
         d = ev.data
-        if ev.type == "customer.registered":
-            w.put("satisfaction_customer_tiers", (ev.stream_id,),
-                  {"customer_id": ev.stream_id, "tier": d["tier"]})
-        elif ev.type == "policy.published":
+        if ev.type == "policy.published":
             w.state = {"weights": d["rules"].get("dimension_weights", {}),
                        "policy_version": ev.version}
         else:
@@ -83,9 +75,7 @@ class Satisfaction(Projection):
 
     def _answered(self, ev: Ev, w: Writer) -> None:
         d = ev.data
-        customer = d.get("customer_id")
-        row = w.get("satisfaction_customer_tiers", (customer,)) if customer else None
-        tier = row["tier"] if row else None
+        customer, tier = d.get("customer_id"), d.get("tier")
         day: date = w.day(ev.occurred_at)
         base = (day, d.get("department_id"), d["channel"], d["survey_id"], tier)
         per_dimension: dict[str, list[int]] = {}

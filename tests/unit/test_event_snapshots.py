@@ -43,7 +43,8 @@ def test_the_data_of_complaint_opened_is_pinned():
 def test_the_data_of_survey_answered_is_pinned():
     survey = a_survey("s-1")
     [answered] = recorded(SurveyResponse.answer(
-        "resp-1", survey, customer_id="cust-1", department_id="dept-1", channel="online",
+        "resp-1", survey, customer_id="cust-1", tier="standard", department_id="dept-1",
+        channel="online",
         answers=[{"question_id": "q-quality", "value": 4}, {"question_id": "q-recommend", "value": 9}],
         comment="Good overall", occurred_at=T0, now=at(1)))
 
@@ -52,6 +53,7 @@ def test_the_data_of_survey_answered_is_pinned():
         "response_id": "resp-1",
         "survey_id": "s-1",
         "customer_id": "cust-1",
+        "tier": "standard",
         "department_id": "dept-1",
         "channel": "online",
         "answers": [

@@ -192,8 +192,10 @@ class World:
         answers = [{"question_id": x["question_id"], "value": r.int(*SCALE_RANGE[x["scale"]])}
                    for x in chosen]
         t = r.time()
+        customer = r.pick([*self.tiers, None])
         self.h.record(SurveyResponse.answer(
-            f"resp-{i}", survey, customer_id=r.pick([*self.tiers, None]),
+            f"resp-{i}", survey, customer_id=customer,
+            tier=self.tiers[customer] if customer else None,
             department_id=r.pick([*self.departments, None]), channel=r.pick(CHANNELS),
             answers=answers, comment=None, occurred_at=t, now=t))
         yield
@@ -313,7 +315,8 @@ def expected_satisfaction(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]
         elif ev.type == "policy.published":
             weights, version = d["rules"]["dimension_weights"], ev.version
         elif ev.type == "survey.answered":
-            tier = tiers.get(d["customer_id"]) if d["customer_id"] else None
+            tier = d["tier"]
+            assert tier == (tiers.get(d["customer_id"]) if d["customer_id"] else None)
             day = local_day(ev, zone)
             for a in d["answers"]:
                 key = (day, d["department_id"], d["channel"], d["survey_id"], tier, a["dimension"])
@@ -349,9 +352,7 @@ def expected_satisfaction(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]
     facts = [{"day": k[0], "department_id": k[1], "channel": k[2], "survey_id": k[3],
               "tier": k[4], "dimension": k[5], "responses": len(responders[k]),
               **{n: s[n] for n in names}} for k, s in sums.items()]
-    tables = {"satisfaction_facts": facts, "survey_responses": responses,
-              "satisfaction_customer_tiers": [{"customer_id": c, "tier": t}
-                                              for c, t in tiers.items()]}
+    tables = {"satisfaction_facts": facts, "survey_responses": responses}
     return tables, {"weights": weights, "policy_version": version}
 
 

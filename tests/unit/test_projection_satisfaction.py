@@ -25,9 +25,9 @@ def survey_with(*questions, survey_id="s-1") -> Survey:
 
 
 def answer(survey: Survey, response_id: str, values: dict[str, int], *, customer_id=None,
-           department_id="dept-1", channel="web", occurred_at=DAY) -> SurveyResponse:
+           tier=None, department_id="dept-1", channel="web", occurred_at=DAY) -> SurveyResponse:
     return SurveyResponse.answer(
-        response_id, survey, customer_id=customer_id, department_id=department_id,
+        response_id, survey, customer_id=customer_id, tier=tier, department_id=department_id,
         channel=channel, answers=[{"question_id": q, "value": v} for q, v in values.items()],
         comment=None, occurred_at=occurred_at, now=occurred_at)
 
@@ -235,13 +235,12 @@ def test_answers_on_different_local_days_make_separate_fact_rows():
 
 
 # -- slices: department, channel, tier -----------------------------------------------------------
-def test_the_tier_is_taken_from_the_customers_registration():
+def test_the_tier_the_response_carries_is_its_slice():
     h = History()
-    h.record(a_customer("cust-gold", tier="high_value"), a_customer("cust-plain", tier="standard"))
     s = survey_with(question("q-pq", "likert5", "product_quality"))
     h.record(s)
-    h.record(answer(s, "r-1", {"q-pq": 5}, customer_id="cust-gold"))
-    h.record(answer(s, "r-2", {"q-pq": 4}, customer_id="cust-plain"))
+    h.record(answer(s, "r-1", {"q-pq": 5}, customer_id="cust-gold", tier="high_value"))
+    h.record(answer(s, "r-2", {"q-pq": 4}, customer_id="cust-plain", tier="standard"))
     h.record(answer(s, "r-3", {"q-pq": 3}, customer_id=None))
 
     for batches in (None, 1):
@@ -249,21 +248,6 @@ def test_the_tier_is_taken_from_the_customers_registration():
         assert [(r["tier"], r["score_sum"]) for r in result["satisfaction_facts"]] == [
             ("high_value", 100), ("standard", 75), (None, 50)]
         assert by_key(result["survey_responses"], "response_id")["r-1"]["tier"] == "high_value"
-        assert result["satisfaction_customer_tiers"] == [
-            {"customer_id": "cust-gold", "tier": "high_value"},
-            {"customer_id": "cust-plain", "tier": "standard"}]
-
-
-def test_a_customer_registered_in_an_earlier_batch_still_gives_the_tier():
-    h = History()
-    h.record(a_customer("cust-gold", tier="high_value"))
-    s = survey_with(question("q-pq", "likert5", "product_quality"))
-    h.record(s)
-    h.record(answer(s, "r-1", {"q-pq": 5}, customer_id="cust-gold"))
-
-    result = replay(P, h.events, batches=[1, 1, 1])
-
-    assert [r["tier"] for r in result["satisfaction_facts"]] == ["high_value"]
 
 
 def test_departments_and_channels_are_separate_slices():

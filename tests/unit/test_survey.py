@@ -11,7 +11,8 @@ from tests.unit.domain_builders import QUESTIONS, T0, a_survey, at, given, quest
 def answer(survey: Survey, *answers: tuple[str, int], response_id: str = "resp-1",
            comment: str | None = "Good overall") -> SurveyResponse:
     return SurveyResponse.answer(
-        response_id, survey, customer_id="cust-1", department_id="dept-1", channel="online",
+        response_id, survey, customer_id="cust-1", tier="standard", department_id="dept-1",
+        channel="online",
         answers=[{"question_id": q, "value": v} for q, v in answers], comment=comment,
         occurred_at=at(1), now=at(2))
 
