@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import Caller
-from api.idempotency import run_once
 from domain.application import Hook, Recorded
+from infra.idempotency import run_once
 from infra.runtime import Runtime
 
 
@@ -21,5 +21,6 @@ def new_id() -> str:
 def record(rt: Runtime, caller: Caller, key: str | None, request: Request,
            body: BaseModel | None, command: Callable[[Sequence[Hook]], Recorded]) -> JSONResponse:
     payload = body.model_dump(mode="json") if body is not None else None
-    answer = run_once(rt, caller, key, f"{request.method} {request.url.path}", payload, command)
+    answer = run_once(rt.pool, caller.scope, key, f"{request.method} {request.url.path}",
+                      payload, command)
     return JSONResponse(answer, status_code=201)

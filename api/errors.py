@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
+from infra.idempotency import IdempotencyMismatch
 
 log = structlog.get_logger()
 PROBLEM = "application/problem+json"
@@ -23,10 +24,6 @@ class Unauthorized(Exception):
 
 
 class Forbidden(Exception):
-    pass
-
-
-class IdempotencyMismatch(Exception):
     pass
 
 

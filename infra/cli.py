@@ -26,7 +26,10 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
     runtime = _runtime()
     try:
         if projectors:
-            runtime.start_projectors()
+            if runtime.settings.kafka_bootstrap_servers:
+                runtime.start_kafka_parts({"relay", "project", "inbound"})
+            else:
+                runtime.start_projectors()
         click.echo(f"csm: API on http://{host}:{port} (OpenAPI at /docs)", err=True)
         server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
                                                log_level="warning", access_log=False))
@@ -57,7 +60,7 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load a realistic demo data set once.")
 def serve(host: str, port: int, demo: bool) -> None:
-    """Everything in one process: the API and the projectors."""
+    """Everything in one process: API and projectors (with Kafka: relay and inbound too)."""
     if demo:
         click.echo("csm: --demo is not available yet in this version", err=True)
     _serve_api(host, port, projectors=True)
@@ -77,10 +80,44 @@ def project(names: tuple[str, ...]) -> None:
     """Run projectors alone (all, or the NAMES given) until stopped."""
     runtime = _runtime()
     try:
-        runtime.start_projectors(list(names) or None)
+        runtime.start_read_side(list(names) or None)
         _wait_for_signal()
     finally:
         runtime.close()
+
+
+def _kafka_part(part: str) -> None:
+    runtime = _runtime()
+    if not runtime.settings.kafka_bootstrap_servers:
+        runtime.close()
+        raise SystemExit(f"csm {part}: KAFKA_BOOTSTRAP_SERVERS is not set")
+    try:
+        runtime.start_kafka_parts({part})
+        _wait_for_signal()
+    finally:
+        runtime.close()
+
+
+@main.command()
+def relay() -> None:
+    """Publish the event store to Kafka (csm.events) until stopped."""
+    _kafka_part("relay")
+
+
+@main.command()
+def inbound() -> None:
+    """Turn channel messages on csm.inbound into commands until stopped."""
+    _kafka_part("inbound")
+
+
+@main.command()
+@click.option("--partitions", default=6, show_default=True, type=int)
+def kafka(partitions: int) -> None:
+    """Run a local single-node Kafka broker for development (jars from Maven Central)."""
+    from infra.kafka_broker import KafkaBroker
+    with KafkaBroker(num_partitions=partitions) as broker:
+        click.echo(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}")
+        _wait_for_signal()
 
 
 @main.command()

@@ -14,24 +14,28 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from api.deps import Caller
-from api.errors import IdempotencyMismatch
+from psycopg_pool import ConnectionPool
+
 from domain.application import Hook, Recorded
 from domain.errors import AlreadyExists, ConcurrentChange
-from infra.runtime import Runtime
+
+
+class IdempotencyMismatch(Exception):
+    """The key was first used with another request."""
 
 
 class _Replay(Exception):
     """Another request recorded this key first."""
 
 
-def run_once(rt: Runtime, caller: Caller, key: str | None, route: str, body: Any,
+def run_once(pool: ConnectionPool, scope: str, key: str | None, route: str, body: Any,
              command: Callable[[Sequence[Hook]], Recorded]) -> dict[str, Any]:
+    """Runs the command unless (scope, key) ran before; answers what it answered then."""
     if key is None:
         return command(()).answer()
     digest = hashlib.sha256(route.encode() + b"\n" + orjson.dumps(
         body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    earlier = _earlier_answer(rt, caller.scope, key, digest)
+    earlier = _earlier_answer(pool, scope, key, digest)
     if earlier is not None:
         return earlier
 
@@ -40,26 +44,27 @@ def run_once(rt: Runtime, caller: Caller, key: str | None, route: str, body: Any
             with curs.connection.transaction():
                 curs.execute("INSERT INTO csm_idempotency (scope, key, request_hash, answer) "
                              "VALUES (%s, %s, %s, %s)",
-                             (caller.scope, key, digest, Jsonb({**answer, "position": positions[-1]})))
+                             (scope, key, digest, Jsonb({**answer, "position": positions[-1]})))
         except psycopg.errors.UniqueViolation:
             raise _Replay() from None
 
     try:
         return command([remember]).answer()
     except _Replay:
-        earlier = _earlier_answer(rt, caller.scope, key, digest)
+        earlier = _earlier_answer(pool, scope, key, digest)
         assert earlier is not None
         return earlier
     except (AlreadyExists, ConcurrentChange):
         # A request with this key may have won the race on the record itself.
-        earlier = _earlier_answer(rt, caller.scope, key, digest)
+        earlier = _earlier_answer(pool, scope, key, digest)
         if earlier is None:
             raise
         return earlier
 
 
-def _earlier_answer(rt: Runtime, scope: str, key: str, digest: str) -> dict[str, Any] | None:
-    with rt.pool.connection() as conn:
+def _earlier_answer(pool: ConnectionPool, scope: str, key: str, digest: str
+                    ) -> dict[str, Any] | None:
+    with pool.connection() as conn:
         row = conn.execute("SELECT request_hash, answer FROM csm_idempotency "
                            "WHERE scope = %s AND key = %s", (scope, key)).fetchone()
     if row is None:

@@ -37,6 +37,22 @@ class Runtime:
         self.projectors = service
         return service
 
+    def start_kafka_parts(self, parts: set[str], projections: list[str] | None = None):
+        """Relay, Kafka-fed projectors and/or the inbound consumer, in background threads."""
+        from consumers.service import KafkaParts
+        service = KafkaParts(self, parts, projections)
+        service.start()
+        self.stoppers.append(service.stop)
+        if "project" in parts:
+            self.projectors = service
+        return service
+
+    def start_read_side(self, projections: list[str] | None = None):
+        """Projectors fed from Kafka when it is configured, else from the event store."""
+        if self.settings.kafka_bootstrap_servers:
+            return self.start_kafka_parts({"project"}, projections)
+        return self.start_projectors(projections)
+
     def close(self) -> None:
         for stop in reversed(self.stoppers):
             stop()

@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS csm_idempotency (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (scope, key)
 );
+CREATE TABLE IF NOT EXISTS csm_relay_progress (
+    topic text PRIMARY KEY,
+    position bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS csm_personal_keys (
     subject text PRIMARY KEY,
     wrapped_key bytea,

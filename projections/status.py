@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS "{schema}".projection_status (
     position bigint NOT NULL DEFAULT 0,
     state jsonb,
     updated_at timestamptz NOT NULL DEFAULT now()
+);
+-- Projectors fed from Kafka: per partition, where to read next, the highest position
+-- applied (or watermark seen) and the projection state as that partition saw it.
+CREATE TABLE IF NOT EXISTS "{schema}".projection_partitions (
+    name text NOT NULL, topic text NOT NULL, partition int NOT NULL,
+    next_offset bigint NOT NULL, position bigint NOT NULL, state jsonb,
+    PRIMARY KEY (name, topic, partition)
 )"""
 
 

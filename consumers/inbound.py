@@ -1,0 +1,123 @@
+"""Channel messages from `csm.inbound` → commands; anything unacceptable → `csm.inbound.dlq`.
+
+`message_id` is the idempotency key (scope `inbound`, recorded in the same
+transaction as the command's events), so a redelivered message has no second
+effect. A message that cannot be accepted goes to the DLQ with its original
+bytes, headers `error`, `original_topic`, `original_partition`,
+`original_offset`, and the consumer moves on. When the event store is
+unreachable nothing is skipped: the same message is tried again.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+from pydantic import ValidationError
+
+from consumers.inbound_commands import Envelope, command_for
+from consumers.kafka_io import consumer, ensure_topics, producer
+from domain.csm import CsmApplication
+from domain.errors import DomainError
+from infra.idempotency import IdempotencyMismatch, run_once
+
+log = structlog.get_logger()
+MAX_MESSAGE = 1024 * 1024
+SCOPE = "inbound"
+# Refusals that belong to the message: to the DLQ. Anything else (the store is down, …)
+# belongs to us: retry the same message.
+class Unacceptable(Exception):
+    pass
+
+
+REFUSED = (Unacceptable, ValidationError, DomainError, IdempotencyMismatch, orjson.JSONDecodeError,
+           UnicodeDecodeError, ValueError, TypeError)
+
+
+class Inbound:
+    def __init__(self, pool: Any, app: CsmApplication, bootstrap: str, topic: str, dlq: str,
+                 partitions: int):
+        self.pool, self.app, self.bootstrap = pool, app, bootstrap
+        self.topic, self.dlq, self.partitions = topic, dlq, partitions
+        self.accepted = self.dead_lettered = 0
+
+    def handle(self, rec: Any, dlq_producer: Any) -> None:
+        try:
+            self._accept(rec.value)
+            self.accepted += 1
+        except REFUSED as exc:
+            self._dead_letter(rec, dlq_producer, _reason(exc))
+
+    def _accept(self, value: bytes | None) -> None:
+        if value is None:
+            raise Unacceptable("empty message")
+        if len(value) > MAX_MESSAGE:
+            raise ValueError(f"message of {len(value)} bytes exceeds {MAX_MESSAGE} bytes")
+        env = Envelope.model_validate(orjson.loads(value))
+        payload, command = command_for(self.app, env, datetime.now(UTC))
+        run_once(self.pool, SCOPE, env.message_id, env.type, payload.model_dump(mode="json"),
+                 command)
+
+    def _dead_letter(self, rec: Any, prod: Any, error: str) -> None:
+        headers = [*(rec.headers or []), ("error", error.encode()[:4000]),
+                   ("original_topic", rec.topic.encode()),
+                   ("original_partition", str(rec.partition).encode()),
+                   ("original_offset", str(rec.offset).encode())]
+        prod.send(self.dlq, value=rec.value, key=rec.key, headers=headers)
+        self.dead_lettered += 1
+        log.info("inbound_dead_lettered", topic=rec.topic, partition=rec.partition,
+                 offset=rec.offset, error=error[:200])
+
+    def run(self, stop: threading.Event) -> None:
+        cons = prod = None
+        while not stop.is_set():
+            try:
+                if cons is None:
+                    ensure_topics(self.bootstrap, [self.topic, self.dlq], self.partitions)
+                    prod = producer(self.bootstrap, max_request_size=16 * 1024 * 1024)
+                    cons = consumer(self.bootstrap, "csm-inbound", max_poll_records=500)
+                    cons.subscribe([self.topic])
+                batch = cons.poll(timeout_ms=500)
+                for tp, records in batch.items():
+                    for rec in records:
+                        try:
+                            self.handle(rec, prod)
+                        except Exception:
+                            # Our side failed (store unreachable): come back to this message.
+                            prod.flush(timeout=30)
+                            cons.seek(TopicPartition(tp.topic, tp.partition), rec.offset)
+                            raise
+                if batch:
+                    prod.flush(timeout=30)
+                    cons.commit()
+            except (KafkaError, OSError) as exc:
+                log.warning("inbound_broker_unavailable", error=repr(exc)[:200])
+                cons, prod = _close(cons), _close(prod)
+                stop.wait(1.0)
+            except Exception:
+                log.exception("inbound_retrying")
+                time.sleep(1.0)
+        _close(cons)
+        _close(prod)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"invalid message: {where}: {first.get('msg')}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _close(client: Any) -> None:
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # closing a client whose broker is gone may fail; nothing to save
+            pass
+    return None

@@ -1,0 +1,71 @@
+"""Starting the Kafka parts in background threads: relay, one projector per projection, inbound."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psycopg
+import structlog
+
+from consumers.inbound import Inbound
+from consumers.projector import KafkaProjector
+from consumers.relay import Relay
+from infra.schema import EVENTS
+from projections.rebuild import ensure_read_models
+from projections.registry import select
+
+log = structlog.get_logger()
+
+
+class KafkaParts:
+    def __init__(self, runtime, parts: set[str], projections: list[str] | None = None):
+        s = runtime.settings
+        self.runtime, self.parts = runtime, parts
+        self.stop_event, self.wake = threading.Event(), threading.Event()
+        self.threads: list[threading.Thread] = []
+        bootstrap, n = s.kafka_bootstrap_servers, s.csm_kafka_partitions
+        self.relay = Relay(runtime.pool, bootstrap, s.csm_topic_events, n) \
+            if "relay" in parts else None
+        self.projectors = [KafkaProjector(runtime.pool, bootstrap, s.csm_topic_events, n, p, s.zone)
+                           for p in select(projections)] if "project" in parts else []
+        self.inbound = Inbound(runtime.pool, runtime.app, bootstrap, s.csm_topic_inbound,
+                               s.csm_topic_dlq, n) if "inbound" in parts else None
+
+    def start(self) -> None:
+        if self.projectors:
+            ensure_read_models(self.runtime.pool, [k.p for k in self.projectors],
+                               self.runtime.settings.zone)
+        if self.relay:
+            self._thread("csm-relay", self.relay.run, self.stop_event, self.wake)
+            self._thread("csm-relay-listen", self._listen)
+        for k in self.projectors:
+            self._thread(f"csm-project-{k.p.name}", k.run, self.stop_event)
+        if self.inbound:
+            self._thread("csm-inbound", self.inbound.run, self.stop_event)
+        log.info("kafka_parts_started", parts=sorted(self.parts),
+                 projections=[k.p.name for k in self.projectors])
+
+    def _thread(self, name: str, target: Callable, *args) -> None:
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _listen(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                with psycopg.connect(self.runtime.url, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(f"LISTEN {EVENTS}")
+                    while not self.stop_event.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.wake.set()
+            except psycopg.Error:
+                self.stop_event.wait(1)
+
+    def running(self) -> bool:
+        return bool(self.threads) and all(t.is_alive() for t in self.threads)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout=15)
