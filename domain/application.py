@@ -27,6 +27,10 @@ Hook = Callable[[Any, Sequence[int], dict[str, Any]], None]
 UPDATE_ATTEMPTS = 8
 
 
+class NothingToRecord(Exception):
+    """A command decided that nothing happened (e.g. a breach already recorded)."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What a command answers: the id it acted on and the last position it recorded."""
@@ -63,22 +67,32 @@ class CoreHandlers(Application[str]):
                 raise AlreadyExists(
                     f"'{result_id}' is already taken by another record; choose another id") from None
             raise
+        if not recordings:
+            raise NothingToRecord(result_id)
         return Recorded(result_id, recordings[-1].notification.id, extra or {})
 
     def update(self, stream_id: str, kind: type[A], label: str, change: Callable[[A], Any],
                hooks: Sequence[Hook] = (), extra: Callable[[A], dict[str, Any]] | None = None
                ) -> Recorded:
-        """Load, change, save; on a concurrent change, decide again on the fresh state."""
-        for _ in range(UPDATE_ATTEMPTS):
+        """Load, change, save; on a concurrent change, decide again on the fresh state.
+
+        `change` may return further aggregates (automated follow-ups) to save with it.
+        """
+        def attempt() -> Recorded:
             aggregate = self.get_as(stream_id, kind, label)
-            change(aggregate)
+            others = change(aggregate)
+            more = list(others) if isinstance(others, (list, tuple)) else []
+            return self.commit(stream_id, aggregate, *more, hooks=hooks,
+                               extra=extra(aggregate) if extra else None)
+        return self.retrying(attempt, f"{label} '{stream_id}'")
+
+    def retrying(self, attempt: Callable[[], Recorded], what: str) -> Recorded:
+        for _ in range(UPDATE_ATTEMPTS):
             try:
-                return self.commit(stream_id, aggregate, hooks=hooks,
-                                   extra=extra(aggregate) if extra else None)
+                return attempt()
             except IntegrityError:
                 continue
-        raise ConcurrentChange(
-            f"{label} '{stream_id}' is being changed by others at this moment; try again")
+        raise ConcurrentChange(f"{what} is being changed by others at this moment; try again")
 
     def policy(self) -> tuple[PolicyRules, int]:
         """The policy in force and its version (0: the defaults, never published)."""

@@ -35,6 +35,15 @@ class Customer(CsmAggregate):
             c.name = c.email = c.phone = None
 
 
+    class Invited(Event):
+        TYPE = "customer.invited"
+        customer_id: str
+        survey_id: str
+        cause_event_id: str | None
+
+        def apply(self, c: "Customer") -> None:
+            c.invited_at = [*getattr(c, "invited_at", [])[-49:], self.timestamp.isoformat()]
+
     @property
     def high_value(self) -> bool:
         return self.tier == "high_value"
@@ -44,6 +53,14 @@ class Customer(CsmAggregate):
                  tier: str, segment: str | None, now: datetime) -> "Customer":
         return cls._start(cls.Registered, customer_id, now, now, customer_id=customer_id,
                           name=name, email=email, phone=phone, tier=tier, segment=segment)
+
+    def invitations_since(self, since: datetime) -> int:
+        """How many survey invitations reached this customer since a moment."""
+        return sum(1 for at in getattr(self, "invited_at", []) if datetime.fromisoformat(at) > since)
+
+    def invite(self, survey_id: str, now: datetime, cause_event_id: str | None = None) -> None:
+        self._record(self.Invited, now, now, customer_id=self.id, survey_id=survey_id,
+                     cause_event_id=cause_event_id)
 
     def erase(self, reason: str | None, now: datetime) -> None:
         if self.erased:

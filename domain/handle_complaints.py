@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from domain.application import CoreHandlers, Hook, Recorded
+from domain.application import CoreHandlers, Hook, NothingToRecord, Recorded
+from domain.base import event_id
 from domain.complaint import Complaint
-from domain.errors import InvalidInput
+from domain.customer import Customer
+from domain.errors import InvalidInput, NotFound
 from domain.feedback import Feedback
+from domain.followups import may_invite, revisit_after_resolution
+from domain.policy import PolicyRules
+from domain.survey import Survey
 
 
 def _dues(c: Complaint) -> dict[str, str]:
@@ -85,8 +90,13 @@ class ComplaintHandlers(CoreHandlers):
     def resolve_complaint(self, complaint_id: str, resolution: str, by: str | None,
                           occurred_at: datetime, now: datetime,
                           hooks: Sequence[Hook] = ()) -> Recorded:
-        return self.update(complaint_id, Complaint, "complaint",
-                           lambda c: c.resolve(resolution, by, occurred_at, now), hooks=hooks)
+        rules, _ = self.policy()
+
+        def change(c: Complaint) -> list:
+            c.resolve(resolution, by, occurred_at, now)
+            revisit = revisit_after_resolution(c, rules, occurred_at, now)
+            return [revisit] if revisit else []
+        return self.update(complaint_id, Complaint, "complaint", change, hooks=hooks)
 
     def reopen_complaint(self, complaint_id: str, reason: str, occurred_at: datetime,
                          now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
@@ -98,6 +108,49 @@ class ComplaintHandlers(CoreHandlers):
     def close_complaint(self, complaint_id: str, customer_satisfied: bool | None,
                         satisfaction: int | None, occurred_at: datetime, now: datetime,
                         hooks: Sequence[Hook] = ()) -> Recorded:
-        return self.update(
-            complaint_id, Complaint, "complaint",
-            lambda c: c.close(customer_satisfied, satisfaction, occurred_at, now), hooks=hooks)
+        rules, _ = self.policy()
+
+        def change(c: Complaint) -> list:
+            c.close(customer_satisfied, satisfaction, occurred_at, now)
+            return self._closure_invitation(c, rules, now)
+        return self.update(complaint_id, Complaint, "complaint", change, hooks=hooks)
+
+    def _closure_invitation(self, c: Complaint, rules: PolicyRules, now: datetime) -> list:
+        """Invites the customer to the policy's complaint-closure survey, if one is named."""
+        survey_id = rules.followups.closure_survey_id
+        if survey_id is None or c.customer_id is None:
+            return []
+        try:
+            survey = self.get_as(survey_id, Survey, "survey")
+            customer = self.get_as(c.customer_id, Customer, "customer")
+        except NotFound:
+            return []
+        if customer.erased:
+            return []
+        cause = event_id(c.id, c.version)
+        if may_invite(customer, rules, now):
+            survey.invite([customer.id], [], "complaint_closure", now, cause)
+            customer.invite(survey.id, now, cause)
+            return [survey, customer]
+        survey.invite([], [customer.id], "complaint_closure", now, cause)
+        return [survey]
+
+    def record_missed_deadlines(self, complaint_id: str, now: datetime, grace: timedelta
+                                ) -> Recorded | None:
+        """The deadline watcher's command: breaches for due times that passed unmet.
+
+        Deciding again on the fresh state after a conflict is what makes two
+        watchers at once record each breach once.
+        """
+        def attempt() -> Recorded:
+            c = self.get_as(complaint_id, Complaint, "complaint")
+            missed = c.missed_deadlines(now, grace)
+            if not missed:
+                raise NothingToRecord(complaint_id)
+            for which, due in missed:
+                c.record_missed_deadline(which, due, now)
+            return self.commit(complaint_id, c)
+        try:
+            return self.retrying(attempt, f"complaint '{complaint_id}'")
+        except NothingToRecord:
+            return None

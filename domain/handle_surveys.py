@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.application import CoreHandlers, Hook, Recorded
 from domain.complaint import Complaint
+from domain.followups import may_invite, revisit_on_low_score
 from domain.improvement import ImprovementAction
 from domain.revisit import Revisit
 from domain.survey import Survey, SurveyResponse
@@ -21,12 +22,22 @@ class SurveyHandlers(CoreHandlers):
 
     def send_invitations(self, survey_id: str, customer_ids: list[str], channel: str,
                          now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
-        for customer_id in dict.fromkeys(customer_ids):
-            self.active_customer(customer_id)
+        """Invites each customer once, unless the contact-frequency limit suppresses them."""
+        rules, _ = self.policy()
         unique = list(dict.fromkeys(customer_ids))
-        return self.update(survey_id, Survey, "survey",
-                           lambda s: s.invite(unique, [], channel, now), hooks=hooks,
-                           extra=lambda s: {"invited": len(unique), "suppressed": 0})
+
+        def attempt() -> Recorded:
+            survey = self.get_as(survey_id, Survey, "survey")
+            customers = [self.active_customer(c) for c in unique]
+            invited = [c for c in customers if may_invite(c, rules, now)]
+            invited_ids = {c.id for c in invited}
+            suppressed = [c.id for c in customers if c.id not in invited_ids]
+            survey.invite([c.id for c in invited], suppressed, channel, now)
+            for c in invited:
+                c.invite(survey_id, now)
+            return self.commit(survey_id, survey, *invited, hooks=hooks,
+                               extra={"invited": len(invited), "suppressed": len(suppressed)})
+        return self.retrying(attempt, f"survey '{survey_id}'")
 
     def answer_survey(self, survey_id: str, response_id: str, *, customer_id: str | None,
                       department_id: str | None, channel: str, answers: list[dict[str, Any]],
@@ -40,7 +51,10 @@ class SurveyHandlers(CoreHandlers):
                                   tier=customer.tier if customer else None,
                                   department_id=department_id, channel=channel, answers=answers,
                                   comment=comment, occurred_at=occurred_at, now=now)
-        return self.commit(response_id, r, hooks=hooks, creating=True)
+        rules, _ = self.policy()
+        revisit = revisit_on_low_score(r, rules, now)
+        return self.commit(response_id, r, *([revisit] if revisit else []), hooks=hooks,
+                           creating=True)
 
     def schedule_revisit(self, revisit_id: str, *, customer_id: str, department_id: str,
                          reason: str, complaint_id: str | None, due_at: datetime,

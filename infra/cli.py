@@ -30,6 +30,7 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
                 runtime.start_kafka_parts({"relay", "project", "inbound"})
             else:
                 runtime.start_projectors()
+            runtime.start_deadlines()
         click.echo(f"csm: API on http://{host}:{port} (OpenAPI at /docs)", err=True)
         server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
                                                log_level="warning", access_log=False))
@@ -60,7 +61,7 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load a realistic demo data set once.")
 def serve(host: str, port: int, demo: bool) -> None:
-    """Everything in one process: API and projectors (with Kafka: relay and inbound too)."""
+    """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound)."""
     if demo:
         click.echo("csm: --demo is not available yet in this version", err=True)
     _serve_api(host, port, projectors=True)
@@ -108,6 +109,17 @@ def relay() -> None:
 def inbound() -> None:
     """Turn channel messages on csm.inbound into commands until stopped."""
     _kafka_part("inbound")
+
+
+@main.command()
+def deadlines() -> None:
+    """Run the deadline watcher alone until stopped."""
+    runtime = _runtime()
+    try:
+        runtime.start_deadlines()
+        _wait_for_signal()
+    finally:
+        runtime.close()
 
 
 @main.command()

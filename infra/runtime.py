@@ -53,6 +53,24 @@ class Runtime:
             return self.start_kafka_parts({"project"}, projections)
         return self.start_projectors(projections)
 
+    def start_deadlines(self):
+        """The deadline watcher in a background thread."""
+        import threading
+
+        from consumers.deadlines import DeadlineWatcher
+        from projections.complaints import Complaints
+        from projections.rebuild import ensure_read_models
+        s = self.settings
+        ensure_read_models(self.pool, [Complaints()], s.zone)  # where it finds candidates
+        watcher = DeadlineWatcher(self.pool, self.app, s.csm_sla_grace_seconds,
+                                  s.csm_deadline_scan_seconds)
+        stop = threading.Event()
+        thread = threading.Thread(target=watcher.run, args=(stop,), name="csm-deadlines",
+                                  daemon=True)
+        thread.start()
+        self.stoppers.append(lambda: (stop.set(), thread.join(timeout=10)))
+        return watcher
+
     def close(self) -> None:
         for stop in reversed(self.stoppers):
             stop()

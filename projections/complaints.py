@@ -14,6 +14,7 @@ COMPLAINTS = Table("complaints", (
     ("acknowledged_at", "timestamptz"), ("first_resolved_at", "timestamptz"),
     ("first_resolve_due", "timestamptz"), ("resolved_within_sla", "boolean"),
     ("resolutions", "int"), ("reopened", "int"), ("escalations", "int"), ("breaches", "int"),
+    ("acknowledge_breached", "boolean"), ("resolve_breached_due", "timestamptz"),
     ("closed_at", "timestamptz"), ("customer_satisfied", "boolean"), ("satisfaction", "int"),
     ("feedback_id", "text"), ("policy_version", "int"), ("last_position", "bigint")),
     key=("complaint_id",), kind="row",
@@ -53,7 +54,8 @@ class Complaints(Projection):
                 "escalation_level": 0, "opened_at": ev.occurred_at,
                 "opened_day": w.day(ev.occurred_at), "acknowledge_due": d["acknowledge_due"],
                 "resolve_due": d["resolve_due"], "resolutions": 0, "reopened": 0,
-                "escalations": 0, "breaches": 0, "feedback_id": d.get("feedback_id"),
+                "escalations": 0, "breaches": 0, "acknowledge_breached": False,
+                "feedback_id": d.get("feedback_id"),
                 "policy_version": d["policy_version"], "last_position": ev.position})
             return
         row = w.get("complaints", key)
@@ -69,6 +71,10 @@ class Complaints(Projection):
             row["escalation_level"], row["escalations"] = d["level"], row["escalations"] + 1
         elif t == "complaint.sla_breached":
             row["breaches"] += 1
+            if d["which"] == "acknowledge":
+                row["acknowledge_breached"] = True
+            else:
+                row["resolve_breached_due"] = d["due"]
         elif t == "complaint.resolved":
             row["status"], row["resolutions"] = "resolved", row["resolutions"] + 1
             if row.get("first_resolved_at") is None:

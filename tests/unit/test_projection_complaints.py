@@ -38,7 +38,8 @@ def test_an_opened_complaint_is_an_open_row_with_its_due_times():
         "opened_at": T0, "opened_day": date(2024, 3, 4), "acknowledge_due": at(8),
         "resolve_due": at(72), "acknowledged_at": None, "first_resolved_at": None,
         "first_resolve_due": None, "resolved_within_sla": None, "resolutions": 0, "reopened": 0,
-        "escalations": 0, "breaches": 0, "closed_at": None, "customer_satisfied": None,
+        "escalations": 0, "breaches": 0, "acknowledge_breached": False,
+        "resolve_breached_due": None, "closed_at": None, "customer_satisfied": None,
         "satisfaction": None, "feedback_id": "fb-1", "policy_version": 3, "last_position": 1}
 
 

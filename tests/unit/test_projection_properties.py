@@ -397,6 +397,10 @@ def expected_complaints(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]:
                 if first else None),
             "resolutions": len(resolved), "reopened": len(reopened),
             "escalations": len(escalated), "breaches": len(of("complaint.sla_breached")),
+            "acknowledge_breached": any(e.data["which"] == "acknowledge"
+                                        for e in of("complaint.sla_breached")),
+            "resolve_breached_due": ([e.data["due"] for e in of("complaint.sla_breached")
+                                      if e.data["which"] == "resolve"] or [None])[-1],
             "closed_at": last_close.occurred_at if last_close else None,
             "customer_satisfied": last_close.data["customer_satisfied"] if last_close else None,
             "satisfaction": last_close.data["satisfaction"] if last_close else None,

@@ -1,0 +1,62 @@
+"""The deadline watcher: time passing becomes `complaint.sla_breached` events (CONTRACT §5).
+
+Every scan it asks the complaints read model which complaints have a due time
+behind them with no breach recorded for it, and lets each complaint decide
+(grace after recording, once per due time, escalation on a resolve breach).
+The watcher may read the clock — injected, so tests can move it; the
+projections never do. A lagging read model only delays a breach to a later
+scan; two watchers at once still record each breach once.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from psycopg_pool import ConnectionPool
+
+from domain.csm import CsmApplication
+
+log = structlog.get_logger()
+CANDIDATES = """
+SELECT complaint_id FROM csm_read.complaints
+WHERE (status = 'open' AND acknowledge_due < %(now)s AND NOT coalesce(acknowledge_breached, false))
+   OR (status IN ('open', 'acknowledged', 'reopened') AND resolve_due < %(now)s
+       AND resolve_breached_due IS DISTINCT FROM resolve_due)
+ORDER BY complaint_id LIMIT %(limit)s"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeadlineWatcher:
+    def __init__(self, pool: ConnectionPool, app: CsmApplication, grace_seconds: float,
+                 scan_seconds: float, clock: Callable[[], datetime] = utc_now):
+        self.pool, self.app, self.clock = pool, app, clock
+        self.grace, self.scan_seconds = timedelta(seconds=grace_seconds), scan_seconds
+        self.recorded = 0
+
+    def scan(self, limit: int = 10_000) -> int:
+        """One pass; returns how many complaints got breaches recorded."""
+        now = self.clock()
+        with self.pool.connection() as conn:
+            ids = [r["complaint_id"] for r in conn.execute(
+                CANDIDATES, {"now": now, "limit": limit}).fetchall()]
+        recorded = 0
+        for complaint_id in ids:
+            if self.app.record_missed_deadlines(complaint_id, now, self.grace) is not None:
+                recorded += 1
+        if recorded:
+            log.info("deadlines_breached", complaints=recorded, candidates=len(ids))
+        self.recorded += recorded
+        return recorded
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.scan()
+            except Exception:
+                log.exception("deadline_scan_failed")
+            stop.wait(self.scan_seconds)

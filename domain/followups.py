@@ -1,0 +1,62 @@
+"""The closed loop (DOMAIN §4, CONTRACT §5): follow-ups decided from what just happened.
+
+Each automated record carries the id of the event that caused it and takes an
+id derived from that event, so the same cause can never yield it twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from domain.base import event_id
+from domain.complaint import Complaint
+from domain.customer import Customer
+from domain.policy import PolicyRules
+from domain.revisit import Revisit
+from domain.survey import SurveyResponse
+
+
+def followup_id(kind: str, cause_event_id: str) -> str:
+    return f"{kind}:{cause_event_id}"
+
+
+def revisit_after_resolution(c: Complaint, rules: PolicyRules, resolved_at: datetime,
+                             now: datetime) -> Revisit | None:
+    f = rules.followups
+    if not f.revisit_after_resolution or c.customer_id is None:
+        return None
+    cause = event_id(c.id, c.version)
+    return Revisit.schedule(
+        followup_id("revisit", cause), customer_id=c.customer_id, department_id=c.department_id,
+        reason="complaint_followup", complaint_id=c.id,
+        due_at=resolved_at + timedelta(days=f.revisit_after_resolution_days),
+        cause_event_id=cause, occurred_at=resolved_at, now=now)
+
+
+def low_score(answers: list[dict]) -> bool:
+    return any((a["scale"] == "likert5" and a["value"] <= 2) or
+               (a["scale"] == "nps10" and a["value"] <= 6) for a in answers)
+
+
+def revisit_on_low_score(r: SurveyResponse, rules: PolicyRules, now: datetime) -> Revisit | None:
+    f = rules.followups
+    answered = r.pending_events[0]
+    d = answered.data()
+    if not f.revisit_on_low_score or not d["customer_id"] or not d["department_id"]:
+        return None
+    if not low_score(d["answers"]):
+        return None
+    cause = event_id(r.id, 1)
+    return Revisit.schedule(
+        followup_id("revisit", cause), customer_id=d["customer_id"],
+        department_id=d["department_id"], reason="after_service", complaint_id=None,
+        due_at=answered.occurred_at + timedelta(days=f.revisit_on_low_score_days),
+        cause_event_id=cause, occurred_at=answered.occurred_at, now=now)
+
+
+def may_invite(customer: Customer, rules: PolicyRules, now: datetime) -> bool:
+    """The contact-frequency limit across surveys (off unless the policy sets one)."""
+    f = rules.followups
+    if f.invitation_limit is None:
+        return True
+    since = now - timedelta(days=f.invitation_limit_days)
+    return customer.invitations_since(since) < f.invitation_limit
