@@ -35,10 +35,15 @@ class EmbeddedPostgres:
                                 (EMBEDDED_DB,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{EMBEDDED_DB}"')
         self.url = self.server.get_uri(database=EMBEDDED_DB)
+        self.stopped = False
         log.info("embedded_postgres_ready", data_dir=str(data_dir))
 
     def stop(self) -> None:
         """Stops the server unless another live process of ours still uses it."""
+        if self.stopped:
+            return
+        self.stopped = True
+        type(self.server)._instances.pop(self.server.pgdata, None)  # a later start is fresh
         handles = self.server.global_process_id_list
         others = [pid for pid in handles._get() if pid != os.getpid() and psutil.pid_exists(pid)]
         handles.put(others)
