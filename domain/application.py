@@ -110,9 +110,15 @@ class CoreHandlers(Application[str]):
         return customer
 
     def department(self, department_id: str | None) -> Department | None:
+        """Checks a department exists (departments are never removed, so once is enough)."""
         if department_id is None:
             return None
-        return self.get_as(department_id, Department, "department")
+        known = self.__dict__.setdefault("_known_departments", {})
+        if department_id not in known:
+            if len(known) > 100_000:
+                known.clear()
+            known[department_id] = self.get_as(department_id, Department, "department")
+        return known[department_id]
 
     # -- customers, departments, policy -------------------------------------
     def register_department(self, department_id: str, name: str, satisfaction_target: float,

@@ -65,7 +65,9 @@ def eventsourcing_env(url: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "3",
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_MAX_OVERFLOW": "16",
-        "POSTGRES_PRE_PING": "y",
+        # No ping before each use: a connection broken by a database restart fails one
+        # command (503) and is dropped by the pool; pinging would cost every command.
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "ORIGINATOR_ID_TYPE": "text",
         "CREATE_TABLE": "y",
@@ -77,7 +79,7 @@ def open_pool(url: str, *, min_size: int = 2, max_size: int = 12, timeout: float
     pool = ConnectionPool(
         url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
         kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
-        check=ConnectionPool.check_connection, reconnect_timeout=0,
+        reconnect_timeout=0,
     )
     pool.open(wait=False)
     return pool

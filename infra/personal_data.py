@@ -42,12 +42,15 @@ class PersonalKeys:
             if subject in self._cache and (self._cache[subject] is not None or not create):
                 return self._cache[subject]
         with self.pool.connection() as conn:
+            row = None
             if create:
                 fresh = self.master.encrypt(AESCipher.create_key(32).encode())
-                conn.execute("INSERT INTO csm_personal_keys (subject, wrapped_key) VALUES (%s, %s)"
-                             " ON CONFLICT (subject) DO NOTHING", (subject, fresh))
-            row = conn.execute("SELECT wrapped_key, erased_at FROM csm_personal_keys "
-                               "WHERE subject = %s", (subject,)).fetchone()
+                row = conn.execute("INSERT INTO csm_personal_keys (subject, wrapped_key) "
+                                   "VALUES (%s, %s) ON CONFLICT (subject) DO NOTHING "
+                                   "RETURNING wrapped_key, erased_at", (subject, fresh)).fetchone()
+            if row is None:
+                row = conn.execute("SELECT wrapped_key, erased_at FROM csm_personal_keys "
+                                   "WHERE subject = %s", (subject,)).fetchone()
         cipher = None
         if row and row["wrapped_key"] is not None:
             cipher = _cipher(self.master.decrypt(bytes(row["wrapped_key"])).decode())
