@@ -4,13 +4,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-import psycopg
 import structlog
 
 from consumers.inbound import Inbound
 from consumers.projector import KafkaProjector
 from consumers.relay import Relay
-from infra.schema import EVENTS
+from infra.notifications import listen_for_events
 from projections.rebuild import ensure_read_models
 from projections.registry import select
 
@@ -37,7 +36,8 @@ class KafkaParts:
                                self.runtime.settings.zone)
         if self.relay:
             self._thread("csm-relay", self.relay.run, self.stop_event, self.wake)
-            self._thread("csm-relay-listen", self._listen)
+            self._thread("csm-relay-listen", listen_for_events, self.runtime.url,
+                         self.stop_event, self.wake)
         for k in self.projectors:
             self._thread(f"csm-project-{k.p.name}", k.run, self.stop_event)
         if self.inbound:
@@ -49,17 +49,6 @@ class KafkaParts:
         t = threading.Thread(target=target, args=args, name=name, daemon=True)
         t.start()
         self.threads.append(t)
-
-    def _listen(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                with psycopg.connect(self.runtime.url, autocommit=True, connect_timeout=3) as conn:
-                    conn.execute(f"LISTEN {EVENTS}")
-                    while not self.stop_event.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self.wake.set()
-            except psycopg.Error:
-                self.stop_event.wait(1)
 
     def running(self) -> bool:
         return bool(self.threads) and all(t.is_alive() for t in self.threads)

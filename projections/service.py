@@ -5,11 +5,10 @@ import threading
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-import psycopg
 import structlog
 from psycopg_pool import ConnectionPool
 
-from infra.schema import EVENTS
+from infra.notifications import listen_for_events
 from projections.base import Projection
 from projections.rebuild import ensure_read_models
 from projections.runner import Runner
@@ -28,23 +27,13 @@ class ProjectorService:
     def start(self) -> None:
         ensure_read_models(self.pool, self.projections, self.zone)
         self.runner = Runner(self.pool, self.projections, self.zone)
-        self.threads = [threading.Thread(target=self._listen, name="csm-listen", daemon=True),
+        self.threads = [threading.Thread(target=listen_for_events, name="csm-listen", daemon=True,
+                                         args=(self.url, self.stop_event, self.wake)),
                         threading.Thread(target=self.runner.run, args=(self.stop_event, self.wake),
                                          name="csm-project", daemon=True)]
         for t in self.threads:
             t.start()
         log.info("projectors_started", projections=[p.name for p in self.projections])
-
-    def _listen(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
-                    conn.execute(f"LISTEN {EVENTS}")
-                    while not self.stop_event.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self.wake.set()
-            except psycopg.Error:
-                self.stop_event.wait(1)
 
     def stop(self) -> None:
         self.stop_event.set()
