@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import psycopg
 import structlog
+from eventsourcing.persistence import IntegrityError
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 from pydantic import ValidationError
@@ -24,7 +27,13 @@ from consumers.inbound_commands import Envelope, command_for
 from consumers.kafka_io import consumer, ensure_topics, producer
 from domain.csm import CsmApplication
 from domain.errors import DomainError
-from infra.idempotency import IdempotencyMismatch, run_once
+from infra.idempotency import (
+    IdempotencyMismatch,
+    already_seen,
+    remember_all,
+    request_digest,
+    run_once,
+)
 
 log = structlog.get_logger()
 MAX_MESSAGE = 1024 * 1024
@@ -39,6 +48,14 @@ REFUSED = (Unacceptable, ValidationError, DomainError, IdempotencyMismatch, orjs
            UnicodeDecodeError, ValueError, TypeError)
 
 
+@dataclass
+class Parsed:
+    rec: Any
+    env: Envelope
+    body: dict[str, Any]
+    command: Any
+
+
 class Inbound:
     def __init__(self, pool: Any, app: CsmApplication, bootstrap: str, topic: str, dlq: str,
                  partitions: int):
@@ -47,21 +64,61 @@ class Inbound:
         self.accepted = self.dead_lettered = 0
 
     def handle(self, rec: Any, dlq_producer: Any) -> None:
+        """One message through the one-command-per-transaction path."""
         try:
-            self._accept(rec.value)
+            msg = self._parse(rec)
+            run_once(self.pool, SCOPE, msg.env.message_id, msg.env.type, msg.body, msg.command)
             self.accepted += 1
         except REFUSED as exc:
             self._dead_letter(rec, dlq_producer, _reason(exc))
 
-    def _accept(self, value: bytes | None) -> None:
+    def handle_batch(self, records: list[Any], dlq_producer: Any) -> None:
+        """Many messages, one transaction; on any conflict, each message on its own instead."""
+        parsed = []
+        for rec in records:
+            try:
+                parsed.append(self._parse(rec))
+            except REFUSED as exc:
+                self._dead_letter(rec, dlq_producer, _reason(exc))
+        seen = already_seen(self.pool, SCOPE, [m.env.message_id for m in parsed])
+        todo = []
+        for m in parsed:
+            if m.env.message_id in seen:
+                self.accepted += 1  # delivered before: no second effect
+                continue
+            seen.add(m.env.message_id)
+            todo.append(m)
+        if not todo:
+            return
+        entries, kept = [], []
+        try:
+            with self.app.batch() as uow:
+                for m in todo:
+                    try:
+                        answer = m.command(()).answer()
+                    except REFUSED as exc:
+                        self._dead_letter(m.rec, dlq_producer, _reason(exc))
+                        continue
+                    entries.append((m.env.message_id, request_digest(m.env.type, m.body), answer))
+                    kept.append(m)
+                if entries:
+                    uow.hooks.append(remember_all(SCOPE, entries))
+                    self.app.flush_batch(uow)
+            self.accepted += len(kept)
+        except (IntegrityError, DomainError, psycopg.errors.UniqueViolation) as exc:
+            log.info("inbound_batch_replayed_one_by_one", messages=len(kept), reason=repr(exc)[:200])
+            for m in kept:
+                self.handle(m.rec, dlq_producer)
+
+    def _parse(self, rec: Any) -> "Parsed":
+        value = rec.value
         if value is None:
             raise Unacceptable("empty message")
         if len(value) > MAX_MESSAGE:
             raise ValueError(f"message of {len(value)} bytes exceeds {MAX_MESSAGE} bytes")
         env = Envelope.model_validate(orjson.loads(value))
         payload, command = command_for(self.app, env, datetime.now(UTC))
-        run_once(self.pool, SCOPE, env.message_id, env.type, payload.model_dump(mode="json"),
-                 command)
+        return Parsed(rec, env, payload.model_dump(mode="json"), command)
 
     def _dead_letter(self, rec: Any, prod: Any, error: str) -> None:
         headers = [*(rec.headers or []), ("error", error.encode()[:4000]),
@@ -80,18 +137,17 @@ class Inbound:
                 if cons is None:
                     ensure_topics(self.bootstrap, [self.topic, self.dlq], self.partitions)
                     prod = producer(self.bootstrap, max_request_size=16 * 1024 * 1024)
-                    cons = consumer(self.bootstrap, "csm-inbound", max_poll_records=500)
+                    cons = consumer(self.bootstrap, "csm-inbound", max_poll_records=2000)
                     cons.subscribe([self.topic])
                 batch = cons.poll(timeout_ms=500)
                 for tp, records in batch.items():
-                    for rec in records:
-                        try:
-                            self.handle(rec, prod)
-                        except Exception:
-                            # Our side failed (store unreachable): come back to this message.
-                            prod.flush(timeout=30)
-                            cons.seek(TopicPartition(tp.topic, tp.partition), rec.offset)
-                            raise
+                    try:
+                        self.handle_batch(records, prod)
+                    except Exception:
+                        # Our side failed (store unreachable): come back to these messages.
+                        prod.flush(timeout=30)
+                        cons.seek(TopicPartition(tp.topic, tp.partition), records[0].offset)
+                        raise
                 if batch:
                     prod.flush(timeout=30)
                     cons.commit()

@@ -8,7 +8,9 @@ position of the last recorded event.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +22,7 @@ from domain.customer import Customer
 from domain.department import Department
 from domain.errors import AlreadyExists, ConcurrentChange, NotFound
 from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
+from domain.unit_of_work import UnitOfWork
 
 A = TypeVar("A")
 # A hook runs inside the recording transaction: (cursor, positions, answer) -> None.
@@ -46,12 +49,24 @@ class CoreHandlers(Application[str]):
     name = "csm"
     env = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": "20000"}
 
+    @property
+    def uow(self) -> UnitOfWork | None:
+        """The batch this thread is in, if any (the application serves many threads)."""
+        return getattr(self._thread_state(), "uow", None)
+
+    def _thread_state(self) -> threading.local:
+        return self.__dict__.setdefault("_per_thread", threading.local())
+
     # -- plumbing ---------------------------------------------------------
     def get_as(self, stream_id: str, kind: type[A], label: str) -> A:
-        try:
-            found = self.repository.get(stream_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"{label} '{stream_id}' not found") from None
+        found = self.uow.seen(stream_id) if self.uow else None
+        if found is None:
+            try:
+                found = self.repository.get(stream_id)
+            except AggregateNotFoundError:
+                raise NotFound(f"{label} '{stream_id}' not found") from None
+            if self.uow:
+                found = self.uow.remember(found)
         if not isinstance(found, kind):
             raise NotFound(f"{label} '{stream_id}' not found")
         return found
@@ -60,6 +75,9 @@ class CoreHandlers(Application[str]):
                hooks: Sequence[Hook] = (), creating: bool = False) -> Recorded:
         answer = {"id": result_id, **(extra or {})}
         bound = [lambda curs, ids, h=h: h(curs, ids, answer) for h in hooks]
+        if self.uow is not None:
+            self.uow.add(result_id, aggregates, bound, creating)
+            return Recorded(result_id, 0, extra or {})
         try:
             recordings = self.save(*aggregates, hooks=bound)
         except IntegrityError:
@@ -93,6 +111,28 @@ class CoreHandlers(Application[str]):
             except IntegrityError:
                 continue
         raise ConcurrentChange(f"{what} is being changed by others at this moment; try again")
+
+    @contextmanager
+    def batch(self) -> Iterator[UnitOfWork]:
+        """Commands inside share one unit of work; `flush_batch` records them together."""
+        state = self._thread_state()
+        state.uow = UnitOfWork()
+        try:
+            yield state.uow
+        finally:
+            state.uow = None
+
+    def flush_batch(self, uow: UnitOfWork) -> int | None:
+        """Records every pending event of the batch in one transaction; the last position."""
+        pending = uow.pending()
+        if not pending:
+            return None
+        self.prepare_save(pending)
+        recordings = self.save(*pending, hooks=uow.hooks)
+        return recordings[-1].notification.id if recordings else None
+
+    def prepare_save(self, aggregates: list[Any]) -> None:
+        """Called before a batch is saved (the infrastructure may warm caches)."""
 
     def policy(self) -> tuple[PolicyRules, int]:
         """The policy in force and its version (0: the defaults, never published)."""

@@ -60,6 +60,11 @@ class PostgresCsm(CsmApplication):
             recorder.create_table()
         return recorder
 
+    def prepare_save(self, aggregates: list[Any]) -> None:
+        subjects = {e.personal_subject() for a in aggregates for e in a.pending_events
+                    if any(getattr(e, f, None) is not None for f in type(e).PERSONAL)}
+        self.keys.warm(subjects)
+
     def erase_customer(self, customer_id: str, reason: str | None, now: Any,
                        hooks: Sequence[Any] = ()) -> Any:
         destroy = lambda curs, ids, answer: self.keys.destroy_in(curs, customer_id)  # noqa: E731

@@ -28,13 +28,37 @@ class _Replay(Exception):
     """Another request recorded this key first."""
 
 
+def request_digest(route: str, body: Any) -> str:
+    """Equal JSON bodies (in any key order) give the same digest."""
+    return hashlib.sha256(route.encode() + b"\n" + orjson.dumps(
+        body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def already_seen(pool: ConnectionPool, scope: str, keys: list[str]) -> set[str]:
+    with pool.connection() as conn:
+        rows = conn.execute("SELECT key FROM csm_idempotency WHERE scope = %s AND key = ANY(%s)",
+                            (scope, keys)).fetchall()
+    return {r["key"] for r in rows}
+
+
+def remember_all(scope: str, entries: list[tuple[str, str, dict[str, Any]]]):
+    """A hook recording many keys at once (the batch path); a key taken meanwhile fails it."""
+    def hook(curs: Any, positions: Sequence[int]) -> None:
+        last = positions[-1]
+        curs.execute(
+            "INSERT INTO csm_idempotency (scope, key, request_hash, answer) "
+            "SELECT %s, k, h, a FROM unnest(%s::text[], %s::text[], %s::jsonb[]) AS t(k, h, a)",
+            (scope, [k for k, _, _ in entries], [h for _, h, _ in entries],
+             [Jsonb({**a, "position": last}) for _, _, a in entries]))
+    return hook
+
+
 def run_once(pool: ConnectionPool, scope: str, key: str | None, route: str, body: Any,
              command: Callable[[Sequence[Hook]], Recorded]) -> dict[str, Any]:
     """Runs the command unless (scope, key) ran before; answers what it answered then."""
     if key is None:
         return command(()).answer()
-    digest = hashlib.sha256(route.encode() + b"\n" + orjson.dumps(
-        body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    digest = request_digest(route, body)
     earlier = _earlier_answer(pool, scope, key, digest)
     if earlier is not None:
         return earlier
