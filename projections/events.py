@@ -46,10 +46,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+ENVELOPE_KEYS = frozenset({"timestamp", "originator_topic", "occurred_at"})
+
+
 def decode_stored(position: int, stream_id: str, version: int, topic: str, state: bytes) -> Ev:
     raw = orjson.loads(state)
-    data = {k: _plain(v) for k, v in raw.items()
-            if k not in ("timestamp", "originator_topic", "occurred_at")}
+    data, typed = {}, 0
+    for k, v in raw.items():
+        if type(v) is dict and "_type_" in v:
+            typed += 1
+            v = v["_data_"]
+        if k not in ENVELOPE_KEYS:
+            data[k] = v
+    if state.count(b'"_type_"') > typed:  # typed values deeper down: unwrap everything
+        data = {k: _plain(v) for k, v in data.items()}
     occurred = raw["occurred_at"]
     return Ev(position, stream_id, version, type_of_topic(topic),
               datetime.fromisoformat(occurred["_data_"] if isinstance(occurred, dict) else occurred),

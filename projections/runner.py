@@ -25,7 +25,7 @@ from projections.status import load_status
 from projections.store import read_events
 
 log = structlog.get_logger()
-BATCH = 5000
+BATCH = 10000
 
 
 class Conflict(Exception):
