@@ -22,7 +22,7 @@ class Ev:
     stream_id: str
     version: int
     type: str
-    occurred_at: datetime
+    occurred_at: datetime  # None for an event no projection of the reader handles
     data: dict[str, Any]
 
     @property

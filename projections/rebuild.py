@@ -102,7 +102,8 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
                              f' FOR UPDATE', (names_,))
             conn.execute(f'SELECT name FROM "{schema}".projection_status WHERE name = ANY(%s) '
                          f'FOR UPDATE', (names_,))
-            while upto is None and (late := read_events(pool, runner.position, 5000)):
+            while upto is None and (late := read_events(pool, runner.position, 5000, None,
+                                                       runner.types)):
                 runner.apply(late, conn=conn)
             for p in projections:
                 for t in p.tables:

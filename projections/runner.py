@@ -36,6 +36,7 @@ class Runner:
     def __init__(self, pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo,
                  schema: str = "csm_read"):
         self.pool, self.projections, self.zone, self.schema = pool, list(projections), zone, schema
+        self.types = frozenset().union(*(p.handles for p in self.projections))
         self.positions: dict[str, int] = {}
         self.states: dict[str, dict[str, Any]] = {}
         self.reload()
@@ -103,7 +104,7 @@ class Runner:
         """Applies everything recorded (up to `upto`); returns the number of events applied."""
         applied = 0
         while True:
-            events = read_events(self.pool, self.position, batch, upto)
+            events = read_events(self.pool, self.position, batch, upto, self.types)
             if not events:
                 return applied
             try:

@@ -5,20 +5,24 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from infra.schema import EVENTS
-from projections.events import Ev, decode_stored
+from projections.events import Ev, decode_stored, type_of_topic
 
 SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state "
           f"FROM {EVENTS} WHERE notification_id > %s AND notification_id <= %s "
           f"ORDER BY notification_id LIMIT %s")
 
 
-def read_events(pool: ConnectionPool, after: int, limit: int, upto: int | None = None
-                ) -> list[Ev]:
+def read_events(pool: ConnectionPool, after: int, limit: int, upto: int | None = None,
+                types: frozenset[str] | None = None) -> list[Ev]:
+    """Events in position order; with `types`, only those are decoded (others keep their place)."""
     with pool.connection() as conn:
         cur = conn.cursor(row_factory=tuple_row)
         rows = cur.execute(SELECT, (after, upto if upto is not None else 2**62, limit),
                            binary=True).fetchall()
-    return [decode_stored(*r) for r in rows]
+    if types is None:
+        return [decode_stored(*r) for r in rows]
+    return [decode_stored(*r) if type_of_topic(r[3]) in types else
+            Ev(r[0], r[1], r[2], type_of_topic(r[3]), None, {}) for r in rows]
 
 
 def head_position(pool: ConnectionPool) -> int:
