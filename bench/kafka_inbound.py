@@ -1,0 +1,118 @@
+"""Inbound ingest rate (channel messages → recorded events), against a raw COPY.
+
+    .venv/bin/python -m bench.kafka_inbound [N] [--partitions P]
+
+On a throwaway embedded PostgreSQL and a real single-node Kafka broker: puts N
+channel messages (default 5,000; feedback, complaints, survey answers and new
+customers, as `tests/kafka_fixtures.inbound_messages` makes them) on a fresh
+inbound topic first, then starts the inbound consumer (`consumers.inbound.Inbound`,
+the code `csm inbound` runs) and times it from start until every message has its
+idempotency record, i.e. its events are recorded (messages/s and events/s).
+The baseline, in the same run on the same server: a raw psycopg `COPY` of N rows
+of the same messages (message_id, type, the JSON value) into a bare table.
+Target (DESIGN §Performance): the batch path ingests at ≥ 50% of the raw COPY.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg
+
+from consumers.inbound import Inbound
+from infra.database import EmbeddedPostgres
+from infra.kafka_broker import KafkaBroker
+from infra.runtime import start_runtime
+from projections.store import head_position
+from tests.conftest import LiveServer, new_database, settings_for
+from tests.kafka_fixtures import MAX_MESSAGE_BYTES, Topics, inbound_messages, make_world, produce
+
+TARGET = 0.5
+
+
+def raw_copy(url: str, msgs) -> tuple[int, float]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_inbound_raw")
+        conn.execute("CREATE TABLE bench_inbound_raw (message_id text PRIMARY KEY, type text, "
+                     "value bytea, at timestamptz DEFAULT now())")
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(
+                "COPY bench_inbound_raw (message_id, type, value) FROM STDIN") as copy:
+            for m in msgs:
+                copy.write_row((m.message_id, "inbound", m.value))
+        return len(msgs), time.perf_counter() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("n", nargs="?", type=int, default=5_000)
+    ap.add_argument("--partitions", type=int, default=6)
+    args = ap.parse_args()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-inbound-")))
+        server = EmbeddedPostgres(tmp / "pg")
+        stack.callback(server.stop)
+        url = new_database(server)
+        broker = stack.enter_context(KafkaBroker(
+            num_partitions=args.partitions,
+            extra_props={"message.max.bytes": str(MAX_MESSAGE_BYTES)}))
+        topics = Topics.fresh("bench")
+        topics.create(broker.bootstrap_servers, args.partitions)
+        rt = start_runtime(settings_for(url, tmp, kafka_bootstrap_servers=broker.bootstrap_servers,
+                                        csm_kafka_partitions=args.partitions,
+                                        csm_topic_inbound=topics.inbound,
+                                        csm_topic_dlq=topics.dlq))
+        stack.callback(rt.close)
+        live = LiveServer(rt)
+        with live.client("admin") as c:
+            world = make_world(c, "bench")
+        live.stop()
+        # distinct messages only (no repeats): every one must record its events
+        msgs = inbound_messages(world, args.n, f"b{uuid.uuid4().hex[:6]}", random.Random(1),
+                                repeat_share=0)
+        produce(broker.bootstrap_servers, topics.inbound, msgs)
+        head_before = head_position(rt.pool)
+
+        inbound = Inbound(rt.pool, rt.app, broker.bootstrap_servers, topics.inbound, topics.dlq,
+                          args.partitions)
+        stop = threading.Event()
+        worker = threading.Thread(target=inbound.run, args=(stop,), daemon=True)
+        started = time.perf_counter()
+        worker.start()
+        first = None
+        with psycopg.connect(url, autocommit=True) as conn:
+            while True:
+                n = conn.execute("SELECT count(*) FROM csm_idempotency WHERE scope = 'inbound'"
+                                 ).fetchone()[0]
+                if n and first is None:
+                    first = time.perf_counter()
+                if n >= len(msgs):
+                    break
+                time.sleep(0.01)
+        t_inbound = time.perf_counter() - started
+        stop.set()
+        worker.join(15)
+        events = head_position(rt.pool) - head_before
+        assert inbound.dead_lettered == 0, inbound.dead_lettered
+
+        n_copy, t_copy = raw_copy(url, msgs)
+        rate, copy_rate = len(msgs) / t_inbound, n_copy / t_copy
+        steady = len(msgs) / (t_inbound - (first - started)) if first else 0.0
+        print(f"raw COPY into a bare table : {n_copy:>7,} rows in {t_copy:7.3f} s = "
+              f"{copy_rate:>10,.0f} rows/s")
+        print(f"inbound consumer           : {len(msgs):>7,} messages in {t_inbound:7.3f} s = "
+              f"{rate:>10,.0f} messages/s ({events:,} events = {events / t_inbound:,.0f} "
+              f"events/s; from the first record on: {steady:,.0f} messages/s), "
+              f"{args.partitions} partitions, one consumer")
+        print(f"ratio inbound / raw COPY: {rate / copy_rate:.2%}; target ≥ {TARGET:.0%}: "
+              f"{'met' if rate / copy_rate >= TARGET else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The Kafka broker stops for 30 s in the middle of a load: the API keeps answering 201,
+and after the broker returns everything arrives — nothing is lost.
+
+Relay, projectors and inbound consumer run in this process beside the API (as
+`csm serve` runs them). Channel messages are produced before the outage (a
+backlog the inbound consumer is still working on when the broker stops) and after
+it returns.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from infra.runtime import start_runtime
+from tests.conftest import LiveServer, new_database
+from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
+    HttpLoad,
+    Topics,
+    check_events_topic,
+    check_inbound_effects,
+    compare_with_rebuild,
+    consume_all,
+    expected,
+    inbound_messages,
+    kafka_broker,
+    kafka_settings,
+    make_world,
+    produce,
+    progress,
+    rows_line,
+    wait_caught_up,
+)
+
+DOWN_FOR = 30
+
+
+@pytest.fixture
+def stack(pg_server, kafka_broker, tmp_path):
+    topics = Topics.fresh("outage")
+    topics.create(kafka_broker.bootstrap_servers)
+    rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, kafka_broker, topics))
+    parts = rt.start_kafka_parts({"relay", "project", "inbound"})
+    live = LiveServer(rt)
+    yield rt, live, topics, parts
+    live.stop()
+    rt.close()
+
+
+def test_the_api_keeps_answering_while_kafka_is_down_and_everything_arrives_after_it_returns(
+        stack, kafka_broker):
+    rt, live, topics, parts = stack
+    bootstrap = kafka_broker.bootstrap_servers
+    tag = topics.events.split(".")[0]
+    with live.client("admin") as c:
+        world = make_world(c, tag, reopenable=30, revisits=30)
+    messages = inbound_messages(world, 3000, tag, random.Random(77))
+    first, backlog, second = messages[:1000], messages[1000:2000], messages[2000:]
+
+    # answers per phase: before / during / after the outage
+    phase = {"now": "before"}
+    answered: dict[str, int] = {"before": 0, "during": 0, "after": 0}
+    lock = threading.Lock()
+
+    def on_command(_n: int) -> None:
+        with lock:
+            answered[phase["now"]] += 1
+
+    load = HttpLoad(live.url, world, 1_000_000, clients=3, seed=5, policy_at=300,
+                    on_command=on_command).start()
+    produce(bootstrap, topics.inbound, first)
+    deadline = time.monotonic() + 120
+    while load.sent < 1500 or parts.inbound.accepted < 500:
+        assert time.monotonic() < deadline, (load.sent, progress(rt.pool, topics.events))
+        time.sleep(0.2)
+    produce(bootstrap, topics.inbound, backlog)   # still being worked on when the broker stops
+
+    at_stop = progress(rt.pool, topics.events)
+    phase["now"] = "during"
+    stopped = time.monotonic()
+    kafka_broker.stop_keep_data()
+    time.sleep(DOWN_FOR / 2)
+    mid = progress(rt.pool, topics.events)
+    time.sleep(DOWN_FOR / 2)
+    end = progress(rt.pool, topics.events)
+    kafka_broker.start()
+    down = time.monotonic() - stopped
+    phase["now"] = "after"
+    produce(bootstrap, topics.inbound, second)
+    time.sleep(5)
+    load.total = load.sent   # the load ends
+    load.join(60)
+    assert not load.errors, load.errors
+
+    exp = expected(messages)
+    p = wait_caught_up(rt.pool, topics.events, 180, inbound=len(exp.message_ids))
+    recovered = time.monotonic() - stopped
+
+    report = check_events_topic(rt.pool, bootstrap, topics.events)
+    inbound_problems, inbound_counts = check_inbound_effects(rt.pool, exp)
+    dead = consume_all(bootstrap, topics.dlq)
+    problems, counts, at = compare_with_rebuild(rt)
+    print(f"\nbroker outage: down {down:.1f} s; HTTP answers {dict(load.statuses)} — "
+          f"{answered['before']} before, {answered['during']} while the broker was down, "
+          f"{answered['after']} after; store head {at_stop['head']:,} at the stop, "
+          f"{mid['head']:,} after {DOWN_FOR // 2} s, {end['head']:,} after {DOWN_FOR} s; relay at "
+          f"{at_stop['relay']:,}, {mid['relay']:,}, {end['relay']:,}; inbound records "
+          f"{at_stop['inbound']:,}, {mid['inbound']:,}, {end['inbound']:,}; everything arrived "
+          f"{recovered:.1f} s after the stop, at {p['head']:,}")
+    print(f"topic: {report.line()}")
+    print(f"inbound: {exp.sent:,} messages ({len(exp.message_ids):,} distinct), {inbound_counts};"
+          f" dead letters {len(dead)}")
+    print(f"read models equal a rebuild at {at:,}: {rows_line(counts)}")
+    assert set(load.statuses) == {201} and not load.failures, (load.statuses, load.failures)
+    assert answered["during"] >= 50, answered
+    assert end["head"] > mid["head"] > at_stop["head"], "the store stood still while Kafka was down"
+    assert end["relay"] == mid["relay"], "the relay recorded progress with no broker to publish to"
+    assert not report.problems, "\n".join(report.problems)
+    assert report.distinct == report.store
+    assert not inbound_problems, "\n".join(inbound_problems)
+    assert not dead, [(d.value[:200], d.headers) for d in dead[:5]]
+    assert not problems, "\n".join(problems)
+    assert rt.projectors.running() and parts.running()
