@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 import psycopg
 import structlog
+from eventsourcing.persistence import DataError as PersistenceDataError
 from eventsourcing.persistence import IntegrityError
 from kafka import TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
 from consumers.inbound_commands import Envelope, command_for
@@ -44,7 +45,7 @@ class Unacceptable(Exception):
     pass
 
 
-REFUSED = (Unacceptable, ValidationError, DomainError, IdempotencyMismatch, orjson.JSONDecodeError,
+REFUSED = (Unacceptable, ValidationError, psycopg.DataError, PersistenceDataError, DomainError, IdempotencyMismatch, orjson.JSONDecodeError,
            UnicodeDecodeError, ValueError, TypeError)
 
 
@@ -62,6 +63,7 @@ class Inbound:
         self.pool, self.app, self.bootstrap = pool, app, bootstrap
         self.topic, self.dlq, self.partitions = topic, dlq, partitions
         self.accepted = self.dead_lettered = 0
+        self._letters: list[tuple[Any, list, Any]] = []
 
     def handle(self, rec: Any, dlq_producer: Any) -> None:
         """One message through the one-command-per-transaction path."""
@@ -83,23 +85,28 @@ class Inbound:
         seen = already_seen(self.pool, SCOPE, [m.env.message_id for m in parsed])
         todo = []
         for m in parsed:
-            if m.env.message_id in seen:
+            digest = request_digest(m.env.type, m.body)
+            first = seen.get(m.env.message_id)
+            if first == digest:
                 self.accepted += 1  # delivered before: no second effect
-                continue
-            seen.add(m.env.message_id)
-            todo.append(m)
+            elif first is not None:
+                self._dead_letter(m.rec, dlq_producer, _reason(IdempotencyMismatch(
+                    f"message_id {m.env.message_id!r} was first used with another body")))
+            else:
+                seen[m.env.message_id] = digest
+                todo.append((m, digest))
         if not todo:
             return
         entries, kept = [], []
         try:
             with self.app.batch() as uow:
-                for m in todo:
+                for m, digest in todo:
                     try:
                         answer = m.command(()).answer()
                     except REFUSED as exc:
                         self._dead_letter(m.rec, dlq_producer, _reason(exc))
                         continue
-                    entries.append((m.env.message_id, request_digest(m.env.type, m.body), answer))
+                    entries.append((m.env.message_id, digest, answer))
                     kept.append(m)
                 if entries:
                     uow.hooks.append(remember_all(SCOPE, entries))
@@ -125,10 +132,41 @@ class Inbound:
                    ("original_topic", rec.topic.encode()),
                    ("original_partition", str(rec.partition).encode()),
                    ("original_offset", str(rec.offset).encode())]
-        prod.send(self.dlq, value=rec.value, key=rec.key, headers=headers)
+        self._letters.append((rec, headers, self._send(prod, rec.value, rec.key, headers)))
         self.dead_lettered += 1
         log.info("inbound_dead_lettered", topic=rec.topic, partition=rec.partition,
                  offset=rec.offset, error=error[:200])
+
+    def _send(self, prod: Any, value: bytes | None, key: bytes | None, headers: list) -> Any:
+        try:
+            return prod.send(self.dlq, value=value, key=key, headers=headers)
+        except MessageSizeTooLargeError as exc:
+            return exc
+
+    def confirm_dead_letters(self, prod: Any) -> None:
+        """Every dead letter acknowledged by the broker before its offset is committed.
+
+        One the DLQ refuses as too large goes again without its bytes (they stay in
+        the inbound topic at the offset its headers name); any other failure raises,
+        so nothing is committed and the batch is read again.
+        """
+        prod.flush(timeout=30)
+        retry = []
+        for rec, headers, sent in self._letters:
+            failure = sent if isinstance(sent, Exception) else sent.exception if sent.failed() else None
+            if isinstance(failure, MessageSizeTooLargeError):
+                note = [("error_detail", f"original {len(rec.value or b'')} bytes too large "
+                                         "for the DLQ; read them at the original offset".encode())]
+                retry.append(self._send(prod, None, rec.key, headers + note))
+            elif failure is not None:
+                raise failure
+        self._letters = []
+        if retry:
+            prod.flush(timeout=30)
+            for sent in retry:
+                if isinstance(sent, Exception):
+                    raise sent
+                sent.get(timeout=0)
 
     def run(self, stop: threading.Event) -> None:
         cons = prod = None
@@ -145,14 +183,15 @@ class Inbound:
                         self.handle_batch(records, prod)
                     except Exception:
                         # Our side failed (store unreachable): come back to these messages.
-                        prod.flush(timeout=30)
+                        self._letters = []
                         cons.seek(TopicPartition(tp.topic, tp.partition), records[0].offset)
                         raise
                 if batch:
-                    prod.flush(timeout=30)
+                    self.confirm_dead_letters(prod)
                     cons.commit()
             except (KafkaError, OSError) as exc:
                 log.warning("inbound_broker_unavailable", error=repr(exc)[:200])
+                self._letters = []  # unconfirmed: the batch is read again
                 cons, prod = _close(cons), _close(prod)
                 stop.wait(1.0)
             except Exception:

@@ -33,9 +33,9 @@ INBOUND_NS = uuid.UUID("6f1d8a52-3c0e-4d7e-9a55-0c2b6f5e9d11")
 
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    message_id: str = Field(min_length=1, max_length=200)
+    message_id: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     type: MessageType
-    source: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     occurred_at: AwareDatetime | None = None
     payload: dict[str, Any]
 

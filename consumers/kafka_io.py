@@ -24,11 +24,17 @@ WATERMARK = "csm.watermark"
 BROADCAST_TYPES = frozenset({"policy.published"})
 
 
+# Room for a dead letter: the largest inbound message plus its headers.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="csm-admin")
     try:
         existing = set(admin.list_topics())
-        missing = {n: NewTopic(n, partitions, 1) for n in names if n not in existing}
+        configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+        missing = {n: NewTopic(n, partitions, 1, topic_configs=configs)
+                   for n in names if n not in existing}
         if missing:
             try:
                 admin.create_topics(list(missing.values()))

@@ -33,7 +33,8 @@ class UnitOfWork:
         for a in aggregates:
             known = self.identity.get(a.id)
             if known is not None and known is not a:
-                raise AlreadyExists(f"'{a.id}' is already taken by another record in this batch")
+                raise AlreadyExists(f"'{a.id}' is already taken by another record; "
+                                    "choose another id")
         for a in aggregates:
             self.identity[a.id] = a
         self.hooks.extend(hooks)

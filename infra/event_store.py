@@ -57,7 +57,13 @@ class PostgresCsm(CsmApplication):
         datastore = self.factory.datastore  # type: ignore[attr-defined]
         recorder = HookedRecorder(datastore, events_table_name=EVENTS)
         if self.factory.env_create_table():  # type: ignore[attr-defined]
-            recorder.create_table()
+            # Parts started at the same moment would race on the library's DDL.
+            with datastore.get_connection() as conn:
+                conn.execute("SELECT pg_advisory_lock(7311000)")
+                try:
+                    recorder.create_table()
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(7311000)")
         return recorder
 
     def prepare_save(self, aggregates: list[Any]) -> None:

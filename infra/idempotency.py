@@ -34,11 +34,12 @@ def request_digest(route: str, body: Any) -> str:
         body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def already_seen(pool: ConnectionPool, scope: str, keys: list[str]) -> set[str]:
+def already_seen(pool: ConnectionPool, scope: str, keys: list[str]) -> dict[str, str]:
+    """key → the digest of the request first recorded under it, for the keys seen before."""
     with pool.connection() as conn:
-        rows = conn.execute("SELECT key FROM csm_idempotency WHERE scope = %s AND key = ANY(%s)",
-                            (scope, keys)).fetchall()
-    return {r["key"] for r in rows}
+        rows = conn.execute("SELECT key, request_hash FROM csm_idempotency "
+                            "WHERE scope = %s AND key = ANY(%s)", (scope, keys)).fetchall()
+    return {r["key"]: r["request_hash"] for r in rows}
 
 
 def remember_all(scope: str, entries: list[tuple[str, str, dict[str, Any]]]):
