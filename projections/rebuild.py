@@ -17,9 +17,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from projections.base import Projection
-from projections.runner import Runner
+from projections.runner import BATCH, Runner
 from projections.status import STATUS_DDL
-from projections.store import read_events
+from projections.store import head_position, read_events
 
 log = structlog.get_logger()
 READ_SCHEMA = "csm_read"
@@ -92,7 +92,9 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
     names = ",".join(p.name for p in projections)
     runner = Runner(pool, projections, zone, schema=build)
     try:
-        runner.catch_up(upto, progress=(lambda pos: progress(names, pos)) if progress else None)
+        # Up to the head as it is now; what arrives meanwhile is applied under the lock below.
+        bound = upto if upto is not None else head_position(pool)
+        runner.catch_up(bound, progress=(lambda pos: progress(names, pos)) if progress else None)
         with pool.connection() as conn, conn.transaction():
             conn.execute(STATUS_DDL.format(schema=schema))
             names_ = [p.name for p in projections]
@@ -102,8 +104,8 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
                              f' FOR UPDATE', (names_,))
             conn.execute(f'SELECT name FROM "{schema}".projection_status WHERE name = ANY(%s) '
                          f'FOR UPDATE', (names_,))
-            while upto is None and (late := read_events(pool, runner.position, 5000, None,
-                                                       runner.types)):
+            final = head_position(pool) if upto is None else upto
+            while late := read_events(pool, runner.position, BATCH, final, runner.types):
                 runner.apply(late, conn=conn)
             for p in projections:
                 for t in p.tables:

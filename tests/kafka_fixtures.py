@@ -47,9 +47,9 @@ from consumers.kafka_io import BROADCAST_TYPES, WATERMARK, header
 from infra.kafka_broker import KafkaBroker
 from infra.settings import Settings
 from projections.events import type_of_topic
-from projections.rebuild import rebuild
 from projections.registry import ALL
 from tests.conftest import settings_for
+from tests.read_model_checks import compare_with_rebuild, differences  # noqa: F401  (re-exported)
 
 PARTITIONS = 3
 # 2 MiB poison messages must reach the broker (and the DLQ): 8 MiB per record.
@@ -379,44 +379,6 @@ def check_events_topic(pool: Any, bootstrap: str, topic: str) -> TopicReport:
     return rep
 
 
-# -- read models vs rebuild -----------------------------------------------------------------
-
-
-def compare_with_rebuild(rt: Any) -> tuple[list[str], dict[str, int], int]:
-    """Rebuilds every projection from the store into `csm_check` and compares every table
-    of `csm_read` with it, row for row both ways, and the projection positions/states."""
-    with rt.pool.connection() as conn:
-        conn.execute("DROP SCHEMA IF EXISTS csm_check CASCADE")
-    at = rebuild(rt.pool, list(ALL.values()), rt.settings.zone, schema="csm_check")
-    problems, counts = differences(rt.pool, "csm_read", "csm_check")
-    return problems, counts, at
-
-
-def differences(pool: Any, live: str, check: str) -> tuple[list[str], dict[str, int]]:
-    """Tables of `live` that differ from `check` (rows either way, counts), and row counts."""
-    problems, counts = [], {}
-    with pool.connection() as conn:
-        for p in ALL.values():
-            for t in p.tables:
-                a, b = f'"{live}"."{t.name}"', f'"{check}"."{t.name}"'
-                n_live = conn.execute(f"SELECT count(*) AS n FROM {a}").fetchone()["n"]
-                n_check = conn.execute(f"SELECT count(*) AS n FROM {b}").fetchone()["n"]
-                extra = conn.execute(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b} LIMIT 3"
-                                     ).fetchall()
-                missing = conn.execute(f"SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a} LIMIT 3"
-                                       ).fetchall()
-                counts[t.name] = n_live
-                if extra or missing or n_live != n_check:
-                    problems.append(f"{t.name}: {n_live} rows live, {n_check} rebuilt; "
-                                    f"only live {extra}; only rebuilt {missing}")
-        status = {schema: {r["name"]: (r["position"], r["state"]) for r in conn.execute(
-            f'SELECT name, position, state FROM "{schema}".projection_status').fetchall()}
-            for schema in (live, check)}
-    for name in ALL:
-        if status[live].get(name) != status[check].get(name):
-            problems.append(f"projection_status {name}: live {status[live].get(name)}, "
-                            f"rebuilt {status[check].get(name)}")
-    return problems, counts
 
 
 def rows_line(counts: dict[str, int]) -> str:

@@ -12,6 +12,7 @@ import pytest
 from projections.rebuild import rebuild
 from projections.registry import ALL
 from projections.store import head_position
+from tests.read_model_checks import differences
 from tests.conftest import LiveServer
 from tests.http_builders import uid
 
@@ -160,33 +161,6 @@ def wait_for_head(rt, timeout: float = 60) -> int:
             return head
         assert time.monotonic() < deadline, f"projections at {reached}, head {head}"
         time.sleep(0.05)
-
-
-def differences(pool, live: str, check: str) -> tuple[list[str], dict[str, int]]:
-    """Tables of `live` that differ from `check` (rows either way, counts), and row counts."""
-    problems, counts = [], {}
-    with pool.connection() as conn:
-        for p in ALL.values():
-            for t in p.tables:
-                a, b = f'"{live}"."{t.name}"', f'"{check}"."{t.name}"'
-                n_live = conn.execute(f"SELECT count(*) AS n FROM {a}").fetchone()["n"]
-                n_check = conn.execute(f"SELECT count(*) AS n FROM {b}").fetchone()["n"]
-                extra = conn.execute(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b} LIMIT 3"
-                                     ).fetchall()
-                missing = conn.execute(f"SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a} LIMIT 3"
-                                       ).fetchall()
-                counts[t.name] = n_live
-                if extra or missing or n_live != n_check:
-                    problems.append(f"{t.name}: {n_live} rows live, {n_check} rebuilt; "
-                                    f"only live {extra}; only rebuilt {missing}")
-        status = {schema: {r["name"]: (r["position"], r["state"]) for r in conn.execute(
-            f'SELECT name, position, state FROM "{schema}".projection_status').fetchall()}
-            for schema in (live, check)}
-    for name in ALL:
-        if status[live].get(name) != status[check].get(name):
-            problems.append(f"projection_status {name}: live {status[live].get(name)}, "
-                            f"rebuilt {status[check].get(name)}")
-    return problems, counts
 
 
 def test_live_read_models_equal_a_fresh_rebuild(served):
