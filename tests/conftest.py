@@ -17,6 +17,7 @@ import uvicorn
 
 from api.app import create_app
 from infra.database import EmbeddedPostgres
+from infra.logging import configure_logging
 from infra.runtime import Runtime, start_runtime
 from infra.settings import Settings
 
@@ -115,3 +116,4 @@ def uid(prefix: str = "") -> str:
 
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+configure_logging(os.environ.get("CSM_TEST_LOG_LEVEL", "WARNING"))
