@@ -14,7 +14,7 @@ The checks are the issue's "done when":
 - `check_events_topic`: the topic, read fully (watermarks skipped, duplicates
   dropped by `event_id`), holds exactly the events of the store, and every
   stream's events in version order;
-- `compare_with_rebuild`: every table of `csm_read` equals, row for row
+- (`tests.read_model_checks.compare_with_rebuild`): every table of `csm_read` equals, row for row
   (`EXCEPT ALL` both ways), a rebuild from the store into `csm_check`;
 - `check_inbound_effects`: each accepted `message_id` has one idempotency
   record and created its record exactly once.
@@ -49,7 +49,6 @@ from infra.settings import Settings
 from projections.events import type_of_topic
 from projections.registry import ALL
 from tests.conftest import settings_for
-from tests.read_model_checks import compare_with_rebuild, differences  # noqa: F401  (re-exported)
 
 PARTITIONS = 3
 # 2 MiB poison messages must reach the broker (and the DLQ): 8 MiB per record.

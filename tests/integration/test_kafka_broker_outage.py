@@ -16,12 +16,12 @@ import pytest
 
 from infra.runtime import start_runtime
 from tests.conftest import LiveServer, new_database
+from tests.read_model_checks import compare_with_rebuild
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     HttpLoad,
     Topics,
     check_events_topic,
     check_inbound_effects,
-    compare_with_rebuild,
     consume_all,
     expected,
     inbound_messages,

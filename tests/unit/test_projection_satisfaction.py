@@ -12,7 +12,7 @@ from domain.policy import DEFAULT_RULES, Policy
 from domain.survey import Survey, SurveyResponse
 from projections.satisfaction import MEASURES, Satisfaction
 from projections.satisfaction_query import figures
-from tests.unit.domain_builders import T0, a_customer, question
+from tests.unit.domain_builders import T0, question
 from tests.unit.projection_harness import History, by_key, replay
 
 P = Satisfaction()
