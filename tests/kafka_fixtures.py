@@ -21,6 +21,7 @@ The checks are the issue's "done when":
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -102,6 +103,23 @@ def kafka_settings(url: str, data_dir: Path, broker: KafkaBroker, topics: Topics
     return settings_for(url, data_dir, kafka_bootstrap_servers=broker.bootstrap_servers,
                         csm_kafka_partitions=PARTITIONS, csm_topic_events=topics.events,
                         csm_topic_inbound=topics.inbound, csm_topic_dlq=topics.dlq, **extra)
+
+
+@contextlib.contextmanager
+def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: str):
+    """A database, fresh topics, every Kafka part and the API, for one test."""
+    from infra.runtime import start_runtime
+    from tests.conftest import LiveServer, new_database
+    topics = Topics.fresh(label)
+    topics.create(broker.bootstrap_servers)
+    rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, broker, topics))
+    parts = rt.start_kafka_parts({"relay", "project", "inbound"})
+    live = LiveServer(rt)
+    try:
+        yield rt, live, topics, parts
+    finally:
+        live.stop()
+        rt.close()
 
 
 def part_env(s: Settings) -> dict[str, str]:

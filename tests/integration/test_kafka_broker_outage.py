@@ -14,19 +14,16 @@ import time
 
 import pytest
 
-from infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database
 from tests.read_model_checks import compare_with_rebuild
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     HttpLoad,
-    Topics,
     check_events_topic,
     check_inbound_effects,
     consume_all,
     expected,
     inbound_messages,
     kafka_broker,
-    kafka_settings,
+    running_stack,
     make_world,
     produce,
     progress,
@@ -39,14 +36,8 @@ DOWN_FOR = 30
 
 @pytest.fixture
 def stack(pg_server, kafka_broker, tmp_path):
-    topics = Topics.fresh("outage")
-    topics.create(kafka_broker.bootstrap_servers)
-    rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, kafka_broker, topics))
-    parts = rt.start_kafka_parts({"relay", "project", "inbound"})
-    live = LiveServer(rt)
-    yield rt, live, topics, parts
-    live.stop()
-    rt.close()
+    with running_stack(pg_server, kafka_broker, tmp_path, "outage") as parts:
+        yield parts
 
 
 def test_the_api_keeps_answering_while_kafka_is_down_and_everything_arrives_after_it_returns(

@@ -32,6 +32,7 @@ from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fix
     inbound_messages,
     inbound_producer,
     kafka_broker,
+    running_stack,
     kafka_settings,
     make_world,
     progress,
@@ -119,14 +120,8 @@ def poison_cases(w, tag: str) -> list[tuple[str, bytes | None, str]]:
 
 @pytest.fixture
 def stack(pg_server, kafka_broker, tmp_path):
-    topics = Topics.fresh("poison")
-    topics.create(kafka_broker.bootstrap_servers)  # max.message.bytes 8 MiB on all three
-    rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, kafka_broker, topics))
-    parts = rt.start_kafka_parts({"relay", "project", "inbound"})
-    live = LiveServer(rt)
-    yield rt, live, topics, parts
-    live.stop()
-    rt.close()
+    with running_stack(pg_server, kafka_broker, tmp_path, "poison") as parts:
+        yield parts
 
 
 def test_poison_messages_land_in_the_dlq_with_their_bytes_and_origin_and_the_valid_ones_apply(
