@@ -133,14 +133,19 @@ class Runner:
             wake.clear()
 
 
-def prefetch(conn: Any, schema: str, p: Projection, events: list[Ev], w: Writer) -> None:
-    """Loads, in one query per table, the rows that applying these events will read."""
+def wanted_rows(p: Projection, events: list[Ev]) -> dict[str, set]:
+    """table → the keys of the rows that applying these events reads."""
     wanted: dict[str, set] = {}
     for e in events:
         if e.type in p.handles:
             for table, key in p.needs(e):
                 wanted.setdefault(table, set()).add(key[0])
-    for table, keys in wanted.items():
+    return wanted
+
+
+def prefetch(conn: Any, schema: str, p: Projection, events: list[Ev], w: Writer) -> None:
+    """Loads, in one query per table, the rows that applying these events will read."""
+    for table, keys in wanted_rows(p, events).items():
         t = p.table(table)
         rows = conn.execute(f'SELECT * FROM "{schema}"."{table}" WHERE "{t.key[0]}" = ANY(%s)',
                             (list(keys),)).fetchall()

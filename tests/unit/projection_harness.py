@@ -24,6 +24,7 @@ import orjson
 
 from projections.base import Projection, Writer
 from projections.events import Ev, from_domain
+from projections.runner import wanted_rows
 from projections.tables import Table
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -127,12 +128,7 @@ def _batches(events: list[Ev], batches: int | Sequence[int] | None) -> list[list
 
 def _prefetch(p: Projection, events: list[Ev], w: Writer,
               db: dict[str, dict[tuple, dict[str, Any]]]) -> None:
-    wanted: dict[str, set] = {}
-    for e in events:
-        if e.type in p.handles:
-            for table, key in p.needs(e):
-                wanted.setdefault(table, set()).add(key[0])
-    for table, keys in wanted.items():
+    for table, keys in wanted_rows(p, events).items():
         t = p.table(table)
         w.loaded[table] = {(r[t.key[0]],): dict(r) for r in db[table].values()
                            if r[t.key[0]] in keys}
