@@ -49,7 +49,7 @@ class Timed(Body):
             return now
         if self.occurred_at > now + MAX_FUTURE:
             raise InvalidInput(f"occurred_at {self.occurred_at.isoformat()} lies more than 5 "
-                               "minutes in the future")
+                               "minutes in the future", loc=("occurred_at",))
         return self.occurred_at
 
 

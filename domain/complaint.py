@@ -229,7 +229,7 @@ class Complaint(CsmAggregate):
         if occurred_at < self.opened_at:
             raise InvalidInput(
                 f"occurred_at {occurred_at.isoformat()} lies before complaint '{self.id}' was "
-                f"opened ({self.opened_at.isoformat()})")
+                f"opened ({self.opened_at.isoformat()})", loc=("occurred_at",))
 
 
 def _breach_key(which: str, due: datetime) -> str:

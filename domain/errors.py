@@ -6,7 +6,15 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    """The command's values break a rule of the domain (HTTP 422)."""
+    """The command's values break a rule of the domain (HTTP 422).
+
+    `loc` names the offending value inside the command's input, as field names and list
+    indexes (`("answers", 0, "value")`), when the rule knows which value it is.
+    """
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class InvalidTransition(DomainError):

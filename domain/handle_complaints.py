@@ -35,7 +35,8 @@ class ComplaintHandlers(CoreHandlers):
             return self.commit(feedback_id, f, hooks=hooks, creating=True)
         if department_id is None:
             raise InvalidInput("feedback of kind 'complaint' needs a department_id: "
-                               "the complaint it opens must belong to a department")
+                               "the complaint it opens must belong to a department",
+                               loc=("department_id",))
         complaint_id = complaint_id or f"{feedback_id}:complaint"
         severity = severity or "medium"
         f = Feedback.submit(feedback_id, customer_id=customer_id, channel=channel, kind=kind,

@@ -37,14 +37,16 @@ class Survey(CsmAggregate):
     def create(cls, survey_id: str, name: str, trigger: str, questions: list[dict[str, Any]],
                now: datetime) -> "Survey":
         if not questions:
-            raise InvalidInput("a survey needs at least one question")
+            raise InvalidInput("a survey needs at least one question", loc=("questions",))
         seen: set[str] = set()
-        for q in questions:
+        for i, q in enumerate(questions):
             if q["question_id"] in seen:
-                raise InvalidInput(f"question_id {q['question_id']!r} appears twice")
+                raise InvalidInput(f"question_id {q['question_id']!r} appears twice",
+                                   loc=("questions", i, "question_id"))
             seen.add(q["question_id"])
             if q["scale"] not in SCALES:
-                raise InvalidInput(f"unknown scale {q['scale']!r}; use one of {sorted(SCALES)}")
+                raise InvalidInput(f"unknown scale {q['scale']!r}; use one of {sorted(SCALES)}",
+                                   loc=("questions", i, "scale"))
         return cls._start(cls.Created, survey_id, now, now, survey_id=survey_id, name=name,
                           trigger=trigger, questions=questions)
 
@@ -57,21 +59,23 @@ class Survey(CsmAggregate):
     def checked_answers(self, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each answer checked against its question and enriched with its dimension and scale."""
         if not answers:
-            raise InvalidInput("a response must answer at least one question")
+            raise InvalidInput("a response must answer at least one question", loc=("answers",))
         checked, seen = [], set()
-        for a in answers:
+        for i, a in enumerate(answers):
             qid, value = a["question_id"], a["value"]
             question = self.questions.get(qid)
             if question is None:
-                raise InvalidInput(f"survey '{self.id}' has no question {qid!r}")
+                raise InvalidInput(f"survey '{self.id}' has no question {qid!r}",
+                                   loc=("answers", i, "question_id"))
             if qid in seen:
-                raise InvalidInput(f"question {qid!r} is answered twice")
+                raise InvalidInput(f"question {qid!r} is answered twice",
+                                   loc=("answers", i, "question_id"))
             seen.add(qid)
             low, high = SCALES[question["scale"]]
             if not (low <= value <= high):
                 raise InvalidInput(
                     f"answer to {qid!r} is {value}, outside its scale {question['scale']} "
-                    f"({low}..{high})")
+                    f"({low}..{high})", loc=("answers", i, "value"))
             checked.append({"question_id": qid, "value": value,
                             "dimension": question["dimension"], "scale": question["scale"]})
         return checked
