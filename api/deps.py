@@ -26,14 +26,27 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+# The only paths answered without a key; an entry ending in "/" covers the paths under it.
+PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/", "/redoc")
+
+
+def is_public(path: str) -> bool:
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC_PATHS)
+
+
+def caller_for(api_keys: dict[str, str], authorization: str | None) -> Caller:
+    """The caller an `Authorization` header names; Unauthorized when it names none."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized("send `Authorization: Bearer <api key>`")
     key = authorization[7:].strip()
-    role = request.app.state.runtime.api_keys.get(key)
+    role = api_keys.get(key)
     if role is None:
         raise Unauthorized("this API key is not known")
     return Caller(role, hashlib.sha256(key.encode()).hexdigest()[:32])
+
+
+def get_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    return caller_for(request.app.state.runtime.api_keys, authorization)
 
 
 def allow(*roles: str):

@@ -1,30 +1,21 @@
-"""ASGI middleware: a request id per request, bodies over 1 MiB refused with 413, metrics."""
+"""ASGI middleware: a request id per request, the key checked before the body is read,
+bodies over 1 MiB or slower than `CSM_BODY_TIMEOUT_SECONDS` refused, metrics."""
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
-import orjson
 import structlog
 from prometheus_client import Counter, Histogram
-from starlette.exceptions import HTTPException
+
+from api.deps import caller_for, is_public
+from api.errors import BodyTooSlow, TooLarge, Unauthorized, answer_for
 
 MAX_BODY = 1024 * 1024
 REQUESTS = Counter("csm_http_requests_total", "HTTP requests", ["method", "status"])
 LATENCY = Histogram("csm_http_request_seconds", "HTTP request latency", ["method"])
 log = structlog.get_logger()
-
-
-class TooLarge(HTTPException):
-    """Raised from `receive` when a streamed body passes the limit."""
-
-    def __init__(self) -> None:
-        super().__init__(413, f"request bodies are limited to {MAX_BODY} bytes")
-
-
-def _problem_413() -> bytes:
-    return orjson.dumps({"type": "https://csm.dev/problems/too-large", "title": "Body too large",
-                         "status": 413, "detail": f"request bodies are limited to {MAX_BODY} bytes"})
 
 
 class RequestContext:
@@ -38,18 +29,6 @@ class RequestContext:
         request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started, status, sent_start = time.perf_counter(), [500], [False]
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            return await self._reject(send, request_id)
-        seen = [0]
-
-        async def limited_receive():
-            message = await receive()
-            if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
-                if seen[0] > MAX_BODY:
-                    raise TooLarge()
-            return message
 
         async def tagged_send(message):
             if message["type"] == "http.response.start":
@@ -60,19 +39,54 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tagged_send)
-        except TooLarge:
+            refusal = self._refusal(scope, headers)
+            if refusal is not None:
+                return await answer_for(refusal)(scope, receive, tagged_send)
+            await self.app(scope, self._guarded_receive(scope, receive), tagged_send)
+        except (TooLarge, BodyTooSlow) as exc:
+            # Raised outside a route, where no exception handler turned it into an answer.
             if not sent_start[0]:
-                await self._reject(send, request_id)
+                await answer_for(exc)(scope, receive, tagged_send)
         finally:
             REQUESTS.labels(scope["method"], str(status[0])).inc()
             LATENCY.labels(scope["method"]).observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
 
+    def _refusal(self, scope, headers: dict[bytes, bytes]) -> Exception | None:
+        """Why the request is refused before its body is read, if it is."""
+        app = scope["app"]
+        if not is_public(scope["path"]):
+            authorization = headers.get(b"authorization")
+            try:
+                caller_for(app.state.runtime.api_keys,
+                           authorization.decode("latin-1") if authorization else None)
+            except Unauthorized as exc:
+                return exc
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY:
+            return TooLarge(MAX_BODY)
+        return None
+
     @staticmethod
-    async def _reject(send, request_id: str) -> None:
-        body = _problem_413()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id.encode())]})
-        await send({"type": "http.response.body", "body": body})
+    def _guarded_receive(scope, receive):
+        """`receive` that refuses a body over MAX_BODY or slower than the body timeout."""
+        seconds = scope["app"].state.runtime.settings.csm_body_timeout_seconds
+        deadline, seen, done = time.monotonic() + seconds, [0], [False]
+
+        async def guarded():
+            if done[0]:  # later calls wait for a disconnect, which may take any time
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                log.warning("request_body_too_slow", seconds=seconds, received=seen[0])
+                raise BodyTooSlow(seconds) from None
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > MAX_BODY:
+                    raise TooLarge(MAX_BODY)
+                done[0] = not message.get("more_body", False)
+            else:
+                done[0] = True
+            return message
+        return guarded

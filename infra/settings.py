@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     csm_sla_grace_seconds: float = Field(default=300, ge=0)
     csm_deadline_scan_seconds: float = Field(default=30, gt=0)
     csm_kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    csm_body_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     csm_log_level: str = "INFO"
 
     @field_validator("csm_timezone")
