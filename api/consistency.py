@@ -13,8 +13,8 @@ from domain.errors import NotFound
 from infra.runtime import Runtime
 
 READ_SCHEMA = "csm_read"
-MinPosition = Annotated[int | None, Query(ge=0, description="wait until the read model has "
-                                          "applied every event up to this position")]
+MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
+                                          "model has applied every event up to this position")]
 Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]
 Snapshot = Annotated[str | None, Query(description="answer from an as-of snapshot")]
 

@@ -1,35 +1,75 @@
-"""Query parameters shared by the statistics endpoints: period, from, to, group_by, filters."""
+"""Query parameters of the read-model queries: period, from, to, group_by, filters, statuses.
+
+Each query declares only the group_by names and filters its read model can answer, with
+their sets in the signature, so OpenAPI shows them and anything else is refused with 422.
+"""
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Collection
 from datetime import date
-from typing import Annotated, Literal
+from inspect import Parameter, Signature
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 
-from domain.errors import InvalidInput
+from domain.values import ID_PATTERN, SLUG_PATTERN, FeedbackKind, RevisitReason, Severity, Tier
 from projections.query import GROUPS, Slice
 
 Period = Literal["day", "week", "month", "quarter", "year"]
+ComplaintStatus = Literal["open", "acknowledged", "resolved", "reopened", "closed"]
+ActionStatus = Literal["raised", "completed", "verified"]
+IdFilter = Annotated[str | None, Query(pattern=ID_PATTERN)]
+SlugFilter = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
+
+# filter parameter (= read-model column) → its type
+FILTERS: dict[str, Any] = {
+    "department_id": IdFilter, "channel": SlugFilter, "dimension": SlugFilter,
+    "survey_id": IdFilter, "tier": Tier | None, "kind": FeedbackKind | None,
+    "severity": Severity | None, "reason": RevisitReason | None}
+_ARG = Parameter.KEYWORD_ONLY
+_RANGE = [
+    Parameter("period", _ARG, default="month", annotation=Period),
+    Parameter("from_", _ARG, default=None, annotation=Annotated[
+        date | None, Query(alias="from", description="first local date")]),
+    Parameter("to", _ARG, default=None, annotation=Annotated[
+        date | None, Query(description="last local date (inclusive)")]),
+]
 
 
-def slice_params(
-    period: Period = "month",
-    from_: Annotated[date | None, Query(alias="from", description="first local date")] = None,
-    to: Annotated[date | None, Query(description="last local date (inclusive)")] = None,
-    group_by: Annotated[str | None, Query(description="comma-separated: department, channel, "
-                                          "dimension, survey, tier, kind")] = None,
-    department_id: str | None = None, channel: str | None = None, dimension: str | None = None,
-    survey_id: str | None = None, tier: str | None = None, kind: str | None = None,
-    severity: str | None = None, reason: str | None = None,
-) -> Slice:
-    names = [g.strip() for g in group_by.split(",") if g.strip()] if group_by else []
-    unknown = [g for g in names if g not in GROUPS]
-    if unknown:
-        raise InvalidInput(f"unknown group_by {unknown}; use {sorted(GROUPS)}")
+def slice_params(columns: Collection[str], *, groupable: bool = True) -> Callable[..., Slice]:
+    """A dependency for a query whose read model can be filtered (and grouped) by `columns`."""
+    names = [name for name, column in GROUPS.items() if column in columns]
+    params = list(_RANGE)
+    if groupable and names:
+        choice = "|".join(names)
+        params.append(Parameter("group_by", _ARG, default=None, annotation=Annotated[
+            str | None, Query(pattern=f"^({choice})(,({choice}))*$",
+                              description=f"comma-separated, each at most once: "
+                                          f"{', '.join(names)}")]))
+    params += [Parameter(c, _ARG, default=None, annotation=FILTERS[c])
+               for c in FILTERS if c in columns]
+
+    def dependency(**values: Any) -> Slice:
+        return _checked(**values)
+    # FastAPI reads the query parameters from the signature, so it must name them one by one.
+    dependency.__signature__ = Signature(params, return_annotation=Slice)  # type: ignore
+    return dependency
+
+
+def _checked(period: str, from_: date | None, to: date | None, group_by: str | None = None,
+             **filters: str | None) -> Slice:
+    names = group_by.split(",") if group_by else []
+    repeated = sorted(name for name, n in Counter(names).items() if n > 1)
+    if repeated:
+        _refuse("group_by", f"names {', '.join(repeated)} more than once", group_by)
     if from_ and to and from_ > to:
-        raise InvalidInput("`from` lies after `to`")
-    filters = {k: v for k, v in {
-        "department_id": department_id, "channel": channel, "dimension": dimension,
-        "survey_id": survey_id, "tier": tier, "kind": kind, "severity": severity,
-        "reason": reason}.items() if v is not None}
-    return Slice(period, from_, to, [GROUPS[g] for g in names], filters)
+        _refuse("from", f"`from` ({from_}) lies after `to` ({to})", str(from_))
+    return Slice(period, from_, to, [GROUPS[g] for g in names],
+                 {k: v for k, v in filters.items() if v is not None})
+
+
+def _refuse(param: str, msg: str, value: str | None) -> None:
+    raise RequestValidationError([{"type": "value_error", "loc": ("query", param), "msg": msg,
+                                   "input": value}])

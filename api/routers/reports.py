@@ -3,25 +3,33 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 
 from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
 from api.deps import Caller, RuntimeDep, allow
-from api.slices import slice_params
+from api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
 from domain.errors import NotFound
 from projections import complaints_query, followups_query, scores_query
 from projections.query import Slice
-from projections.satisfaction_query import satisfaction
+from projections.satisfaction_query import FILTERABLE, satisfaction
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]
 ComplaintReader = Annotated[Caller, Depends(allow("manager", "auditor", "agent"))]
-SliceDep = Annotated[Slice, Depends(slice_params)]
-AsOf = Annotated[datetime | None, Query(description="judge overdue at this moment")]
+SatisfactionSlice = Annotated[Slice, Depends(slice_params(FILTERABLE))]
+ComplaintSlice = Annotated[Slice, Depends(slice_params(complaints_query.STATS_GROUPS))]
+FeedbackSlice = Annotated[Slice, Depends(slice_params(followups_query.FEEDBACK_GROUPS))]
+RevisitSlice = Annotated[Slice, Depends(slice_params(followups_query.REVISIT_GROUPS))]
+ScoresSlice = Annotated[Slice, Depends(slice_params({"department_id"}, groupable=False))]
+LedgerSlice = Annotated[Slice, Depends(slice_params((), groupable=False))]
+AsOf = Annotated[AwareDatetime | None, Query(description="judge overdue at this moment "
+                                              "(RFC 3339 with offset)")]
 
 
 @router.get("/satisfaction")
-def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
-                       min_position: MinPosition = None, wait: Wait = 5):
+def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice,
+                       snapshot: Snapshot = None, min_position: MinPosition = None,
+                       wait: Wait = 5):
     """CSI with its 95% interval, CSAT, NPS, gaps and dimension means per period and group."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("satisfaction",), min_position, wait)
@@ -30,10 +38,10 @@ def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Sn
 
 
 @router.get("/complaints/backlog")
-def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: str | None = None,
-            status: str | None = None, overdue: bool | None = None, as_of: AsOf = None,
-            limit: Annotated[int, Query(ge=1, le=10000)] = 1000, snapshot: Snapshot = None,
-            min_position: MinPosition = None, wait: Wait = 5):
+def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = None,
+            status: ComplaintStatus | None = None, overdue: bool | None = None,
+            as_of: AsOf = None, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+            snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
     """Every complaint not closed, oldest first, with overdue judged now (or at as_of)."""
     schema = schema_for(rt, snapshot)
     s = await_position(rt, schema, ("complaints",), min_position, wait)
@@ -43,8 +51,9 @@ def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: str | None =
 
 
 @router.get("/complaints/stats")
-def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: SliceDep, snapshot: Snapshot = None,
-                    min_position: MinPosition = None, wait: Wait = 5):
+def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice,
+                    snapshot: Snapshot = None, min_position: MinPosition = None,
+                    wait: Wait = 5):
     """Complaints by cohort (opened in the period): resolution, SLA, speed, escalations."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("complaints",), min_position, wait)
@@ -52,7 +61,7 @@ def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: SliceDep, snapsh
 
 
 @router.get("/feedback/stats")
-def feedback_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, snapshot: Snapshot = None,
                    min_position: MinPosition = None, wait: Wait = 5):
     """Feedback counts and problem rate per period, channel, kind, department."""
     q.schema = schema_for(rt, snapshot)
@@ -73,7 +82,7 @@ def survey_stats(survey_id: str, rt: RuntimeDep, caller: Reader, snapshot: Snaps
 
 
 @router.get("/departments/scores")
-def department_scores(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: Snapshot = None,
                       min_position: MinPosition = None, wait: Wait = 5):
     """Points per department and period: ledger points plus the satisfaction index bonus."""
     q.schema = schema_for(rt, snapshot)
@@ -84,18 +93,19 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Sna
 
 
 @router.get("/departments/{department_id}/ledger")
-def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: SliceDep,
+def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: LedgerSlice,
                       limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
                       snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
     """Every points line of one department, in position order."""
     schema = schema_for(rt, snapshot)
+    rt.app.department(department_id)  # an unknown department is a 404, not an empty ledger
     s = await_position(rt, schema, ("ledger",), min_position, wait)
     items = scores_query.ledger_lines(rt.pool, schema, department_id, q, limit)
     return answer({"items": items}, s["position"])
 
 
 @router.get("/revisits/stats")
-def revisit_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
+def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Snapshot = None,
                   min_position: MinPosition = None, wait: Wait = 5):
     """Revisits scheduled per period: completed, outcomes, overdue, mean satisfaction."""
     q.schema = schema_for(rt, snapshot)
@@ -105,8 +115,8 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapsho
 
 
 @router.get("/improvement-actions")
-def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: str | None = None,
-                        status: str | None = None,
+def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: IdFilter = None,
+                        status: ActionStatus | None = None,
                         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
                         snapshot: Snapshot = None, min_position: MinPosition = None,
                         wait: Wait = 5):
