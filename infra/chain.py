@@ -16,10 +16,11 @@ class ChainReport:
     ok: bool
     events_checked: int
     first_bad_position: int | None
+    reason: str | None = None  # what is wrong at first_bad_position
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events_checked": self.events_checked,
-                "first_bad_position": self.first_bad_position}
+                "first_bad_position": self.first_bad_position, "reason": self.reason}
 
 
 def event_hash(prev: bytes, position: int, version: int, stream_id: str, topic: str,
@@ -34,7 +35,10 @@ def event_hash(prev: bytes, position: int, version: int, stream_id: str, topic: 
 
 def verify_chain(pool: ConnectionPool, progress: Callable[[int], None] | None = None
                  ) -> ChainReport:
-    """Recomputes every hash in position order; an edited, removed or inserted row breaks it."""
+    """Recomputes every hash in position order; an edited, removed or inserted row breaks it.
+
+    `progress` is called with the number of events checked so far, last with the total.
+    """
     prev, checked, last_position = b"", 0, 0
     with pool.connection() as conn, conn.transaction(), conn.cursor(name="chain") as cur:
         cur.itersize = 5000
@@ -47,13 +51,22 @@ def verify_chain(pool: ConnectionPool, progress: Callable[[int], None] | None = 
                                   row["originator_id"], row["topic"], row["micros"] or 0,
                                   bytes(row["state"]))
             if row["hash"] is None or bytes(row["hash"]) != expected:
-                return ChainReport(False, checked + 1, row["notification_id"])
+                if progress:
+                    progress(checked + 1)
+                return ChainReport(False, checked + 1, row["notification_id"],
+                                   "the event has no hash" if row["hash"] is None else
+                                   "the stored hash does not match this event and the one "
+                                   "before it: edited, or a row removed or inserted before it")
             prev, last_position = expected, row["notification_id"]
             checked += 1
             if progress and checked % 5000 == 0:
                 progress(checked)
         head = conn.execute("SELECT position, hash FROM csm_chain_head WHERE id = 1").fetchone()
+    if progress:
+        progress(checked)
     if head and checked and (head["position"] != last_position or bytes(head["hash"]) != prev):
         # Rows at the end were removed: the chain head still names the last one written.
-        return ChainReport(False, checked, last_position + 1)
+        return ChainReport(False, checked, last_position + 1,
+                           f"events after position {last_position} were removed: the chain "
+                           f"head names position {head['position']}")
     return ChainReport(True, checked, None)

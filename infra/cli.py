@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sys
 import threading
+from importlib.metadata import PackageNotFoundError, version
 
 import click
 
@@ -32,8 +34,12 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
                 runtime.start_projectors()
             runtime.start_deadlines()
         click.echo(f"csm: API on http://{host}:{port} (OpenAPI at /docs)", err=True)
+        # Idle keep-alive connections close after 5 s and a request head is at most 16 KiB;
+        # a body slower than CSM_BODY_TIMEOUT_SECONDS is dropped by the API itself.
         server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
-                                               log_level="warning", access_log=False))
+                                               log_level="warning", access_log=False,
+                                               timeout_keep_alive=5,
+                                               h11_max_incomplete_event_size=16 * 1024))
         # uvicorn re-raises SIGTERM after its shutdown, which would skip our cleanup (and
         # leave the embedded PostgreSQL running): take the signals ourselves.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
@@ -51,7 +57,15 @@ def _wait_for_signal() -> None:
     done.wait()
 
 
+def _version() -> str:
+    try:
+        return version("csm")
+    except PackageNotFoundError:
+        return "unknown (not installed; run `pip install .`)"
+
+
 @click.group()
+@click.version_option(_version(), prog_name="csm")
 def main() -> None:
     """csm — customer satisfaction management, event-sourced."""
 
@@ -155,17 +169,17 @@ def rebuild(names: tuple[str, ...]) -> None:
 
 @main.command()
 def verify() -> None:
-    """Check the hash chain of every stored event; exit 1 if it is broken."""
+    """Check the hash chain of every stored event; print the report as JSON; exit 1 if broken."""
     from tqdm import tqdm
 
     from infra.chain import verify_chain
     runtime = _runtime()
     try:
-        with tqdm(unit=" events", file=sys.stderr) as bar:
+        with tqdm(unit=" events", file=sys.stderr, desc="verify") as bar:
             report = verify_chain(runtime.pool, progress=lambda n: bar.update(n - bar.n))
     finally:
         runtime.close()
-    click.echo(report.as_dict())
+    click.echo(json.dumps(report.as_dict()))
     sys.exit(0 if report.ok else 1)
 
 

@@ -31,6 +31,8 @@ def api_keys(settings: Settings) -> dict[str, str]:
     key = _stored(path, lambda: "csm_" + secrets.token_urlsafe(24))
     if fresh:
         print(f"csm: generated admin API key (stored in {path}): {key}", file=sys.stderr)
+    else:
+        print(f"csm: using the admin API key kept in {path.resolve()}", file=sys.stderr)
     return {key: "admin"}
 
 

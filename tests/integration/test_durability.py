@@ -44,7 +44,7 @@ def test_a_restart_keeps_every_event_and_the_chain(own_server, tmp_path):
             created(c.post(f"/v1/complaints/{cid}/acknowledge", json={}))
             assert c.get(f"/v1/complaints/{cid}").json()["status"] == "acknowledged"
         assert verify_chain(rt.pool).as_dict() == {
-            "ok": True, "events_checked": 3, "first_bad_position": None}
+            "ok": True, "events_checked": 3, "first_bad_position": None, "reason": None}
     finally:
         server.stop()
         rt.close()
