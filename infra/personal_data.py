@@ -5,6 +5,10 @@ data key, stored wrapped by `CSM_CIPHER_KEY`. The mapper replaces every field
 an event names in `PERSONAL` by `{"_pii": subject, "ct": base64}` before the
 event is stored, so neither the events table nor the Kafka topic ever holds
 it in clear. Once the key is destroyed the field reads back as None.
+
+Events are stored under their stable topic (domain/event_types.py), not a Python
+path; a created event leaves out the path of its aggregate class, which its own
+class implies, and gets it back when it is read.
 """
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ import orjson
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import Environment, get_topic, resolve_topic
+from eventsourcing.utils import Environment, get_topic
 from psycopg_pool import ConnectionPool
 
 from domain.errors import InvalidTransition
+from domain.event_types import AGGREGATE_OF, event_class, stored_topic
 
 ENVELOPE = "_pii"
 
@@ -112,16 +117,19 @@ class PersonalDataMapper(Mapper[str]):
                     state[f] = {ENVELOPE: subject, "ct": b64encode(ct).decode()}
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
+        state.pop("originator_topic", None)
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
-                           topic=get_topic(type(domain_event)),
+                           topic=stored_topic(type(domain_event)),
                            state=self.transcoder.encode(state))
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[str]:
-        cls = resolve_topic(stored_event.topic)
+        cls = event_class(stored_event.topic)
         state = self.transcoder.decode(stored_event.state)
+        if cls in AGGREGATE_OF:  # where the aggregate class is now, not the path stored before
+            state["originator_topic"] = get_topic(AGGREGATE_OF[cls])
         for f in getattr(cls, "PERSONAL", ()):
             state[f] = self.reveal(state.get(f))
         class_version = getattr(cls, "class_version", 1)

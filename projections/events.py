@@ -1,19 +1,20 @@
 """The event as every projection sees it, decoded from the store (or, later, from Kafka).
 
 Projections never need personal data, so encrypted fields stay encrypted;
-times stay ISO strings except `occurred_at`, parsed once here.
+times stay ISO strings except `occurred_at`, parsed once here. A stored topic is
+an event type or, in rows of earlier releases, a Python path; both name the class
+whose TYPE the projections see.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from eventsourcing.utils import resolve_topic
 
 from domain.base import event_id
+from domain.event_types import event_class
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,8 @@ class Ev:
         return event_id(self.stream_id, self.version)
 
 
-@lru_cache(maxsize=512)
 def type_of_topic(topic: str) -> str:
-    return resolve_topic(topic).TYPE
+    return event_class(topic).TYPE
 
 
 def _plain(value: Any) -> Any:
