@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Query
 
 from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
 from api.deps import Caller, RuntimeDep, allow
+from api.path_ids import PathId
 from api.slices import slice_params
 from domain.errors import NotFound
+from domain.fields import Timestamp
 from projections import complaints_query, followups_query, scores_query
 from projections.query import Slice
 from projections.satisfaction_query import satisfaction
@@ -16,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]
 ComplaintReader = Annotated[Caller, Depends(allow("manager", "auditor", "agent"))]
 SliceDep = Annotated[Slice, Depends(slice_params)]
-AsOf = Annotated[datetime | None, Query(description="judge overdue at this moment")]
+AsOf = Annotated[Timestamp | None, Query(description="judge overdue at this moment")]
 
 
 @router.get("/satisfaction")
@@ -61,7 +63,7 @@ def feedback_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapsh
 
 
 @router.get("/surveys/{survey_id}/stats")
-def survey_stats(survey_id: str, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
+def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
                  min_position: MinPosition = None, wait: Wait = 5):
     """Invited, suppressed, responded, responses and the response rate of one survey."""
     schema = schema_for(rt, snapshot)
@@ -84,7 +86,7 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Sna
 
 
 @router.get("/departments/{department_id}/ledger")
-def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: SliceDep,
+def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: SliceDep,
                       limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
                       snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
     """Every points line of one department, in position order."""
