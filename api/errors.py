@@ -113,6 +113,10 @@ def _from_table(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
+        # Every path parameter is an id (api.path_ids): one outside the pattern names nothing.
+        return problem(404, "not-found", "Not found", "no record has this id: ids follow the "
+                       "pattern [A-Za-z0-9_.:-]{1,64}")
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
     first = errors[0] if errors else {"loc": [], "msg": "invalid"}
     where = ".".join(str(p) for p in first["loc"])

@@ -1,12 +1,16 @@
-"""Request bodies of CONTRACT §2: strict types, unknown fields refused, ids and slugs checked."""
+"""Request bodies of CONTRACT §2: strict types, unknown fields refused, ids and slugs checked.
+
+Every text and timestamp is one of the field types of `domain.fields`, which the
+inbound consumer shares: HTTP and `csm.inbound` accept the same values.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -16,9 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from domain.fields import Id, Short, Slug, Text, Timestamp, storable_text
 from domain.values import (
-    ID_PATTERN,
-    SLUG_PATTERN,
     FeedbackKind,
     RevisitOutcome,
     RevisitReason,
@@ -28,10 +31,6 @@ from domain.values import (
     Tier,
 )
 
-Id = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN)]
-Slug = Annotated[str, StringConstraints(strict=True, pattern=SLUG_PATTERN)]
-Text = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=20_000)]
-Short = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
 MAX_FUTURE = timedelta(minutes=5)
 
 
@@ -40,7 +39,7 @@ class Body(BaseModel):
 
 
 class Timed(Body):
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
 
     def when(self, now: datetime) -> datetime:
         """occurred_at, defaulting to the time of receipt; never more than 5 minutes ahead."""
@@ -56,14 +55,19 @@ class Timed(Body):
 class DepartmentIn(Body):
     department_id: Id | None = None
     name: Short
-    satisfaction_target: Annotated[float, Strict()] = Field(default=80, ge=0, le=100)
+    satisfaction_target: Annotated[float, Strict()] = Field(default=80, ge=0, le=100,
+                                                            allow_inf_nan=False)
 
 
 class CustomerIn(Body):
     customer_id: Id | None = None
     name: Short
-    email: Annotated[str, StringConstraints(strict=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    phone: Annotated[str, StringConstraints(strict=True, max_length=40, pattern=r"^[0-9+()\-. ]{3,40}$")] | None = None
+    email: Annotated[str, StringConstraints(strict=True, max_length=254,
+                                            pattern=r"^[^@\s\x00]+@[^@\s\x00]+$"),
+                     BeforeValidator(storable_text)] | None = None
+    phone: Annotated[str, StringConstraints(strict=True, max_length=40,
+                                            pattern=r"^[0-9+()\-. ]{3,40}$"),
+                     BeforeValidator(storable_text)] | None = None
     tier: Tier = "standard"
     segment: Slug | None = None
 
@@ -161,7 +165,7 @@ class RevisitIn(Timed):
     department_id: Id
     reason: RevisitReason
     complaint_id: Id | None = None
-    due_at: AwareDatetime
+    due_at: Timestamp
 
 
 class RevisitCompleteIn(Timed):
@@ -175,7 +179,7 @@ class ImprovementIn(Body):
     department_id: Id
     title: Short
     source_ids: list[Id] = Field(default_factory=list, max_length=1000)
-    due_at: AwareDatetime
+    due_at: Timestamp
 
 
 class VerifyIn(Body):

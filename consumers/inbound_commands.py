@@ -10,33 +10,37 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from api.schemas import (
     ComplaintIn,
     CustomerIn,
     FeedbackIn,
-    Id,
     ReopenIn,
     ResponseIn,
     RevisitCompleteIn,
 )
 from domain.application import Hook, Recorded
 from domain.csm import CsmApplication
+from domain.fields import Id, Timestamp, storable_text
 
 MessageType = Literal["customer.registered", "feedback.submitted", "complaint.opened",
                       "complaint.reopened", "survey.answered", "revisit.completed"]
 INBOUND_NS = uuid.UUID("6f1d8a52-3c0e-4d7e-9a55-0c2b6f5e9d11")
+# Printable text: message_id and source are logged and sent back in DLQ headers.
+Label = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200,
+                                         pattern=r"^[^\x00-\x1f\x7f]+$"),
+                  BeforeValidator(storable_text)]
 
 
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    message_id: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    message_id: Label
     type: MessageType
-    source: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    occurred_at: AwareDatetime | None = None
+    source: Label
+    occurred_at: Timestamp | None = None
     payload: dict[str, Any]
 
 

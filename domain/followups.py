@@ -13,10 +13,11 @@ from domain.customer import Customer
 from domain.policy import PolicyRules
 from domain.revisit import Revisit
 from domain.survey import SurveyResponse
+from domain.values import derived_id
 
 
-def followup_id(kind: str, cause_event_id: str) -> str:
-    return f"{kind}:{cause_event_id}"
+def followup_id(kind: str, cause_stream_id: str, cause_version: int) -> str:
+    return derived_id(kind, cause_stream_id, cause_version)
 
 
 def revisit_after_resolution(c: Complaint, rules: PolicyRules, resolved_at: datetime,
@@ -26,8 +27,8 @@ def revisit_after_resolution(c: Complaint, rules: PolicyRules, resolved_at: date
         return None
     cause = event_id(c.id, c.version)
     return Revisit.schedule(
-        followup_id("revisit", cause), customer_id=c.customer_id, department_id=c.department_id,
-        reason="complaint_followup", complaint_id=c.id,
+        followup_id("revisit", c.id, c.version), customer_id=c.customer_id,
+        department_id=c.department_id, reason="complaint_followup", complaint_id=c.id,
         due_at=resolved_at + timedelta(days=f.revisit_after_resolution_days),
         cause_event_id=cause, occurred_at=resolved_at, now=now)
 
@@ -47,7 +48,7 @@ def revisit_on_low_score(r: SurveyResponse, rules: PolicyRules, now: datetime) -
         return None
     cause = event_id(r.id, 1)
     return Revisit.schedule(
-        followup_id("revisit", cause), customer_id=d["customer_id"],
+        followup_id("revisit", r.id, 1), customer_id=d["customer_id"],
         department_id=d["department_id"], reason="after_service", complaint_id=None,
         due_at=answered.occurred_at + timedelta(days=f.revisit_on_low_score_days),
         cause_event_id=cause, occurred_at=answered.occurred_at, now=now)

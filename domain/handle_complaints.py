@@ -13,6 +13,7 @@ from domain.feedback import Feedback
 from domain.followups import may_invite, revisit_after_resolution
 from domain.policy import PolicyRules
 from domain.survey import Survey
+from domain.values import derived_id
 
 
 def _dues(c: Complaint) -> dict[str, str]:
@@ -37,7 +38,7 @@ class ComplaintHandlers(CoreHandlers):
             raise InvalidInput("feedback of kind 'complaint' needs a department_id: "
                                "the complaint it opens must belong to a department",
                                loc=("department_id",))
-        complaint_id = complaint_id or f"{feedback_id}:complaint"
+        complaint_id = complaint_id or derived_id(feedback_id, "complaint")
         severity = severity or "medium"
         f = Feedback.submit(feedback_id, customer_id=customer_id, channel=channel, kind=kind,
                             department_id=department_id, category=category, rating=rating,

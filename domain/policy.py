@@ -1,40 +1,47 @@
 """The rules in force: SLA hours, points, weights, follow-ups; published as versions."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.base import CsmAggregate, CsmCreated, CsmEvent
+from domain.fields import Id
 from domain.values import SEVERITIES, SLUG_PATTERN
 
 # Not a valid client id (see ID_PATTERN), so no business record can take it.
 POLICY_STREAM_ID = "$policy"
+# Every ledger line is a PostgreSQL int and every rule travels as JSON with 64-bit integers:
+# bounds far inside both, far outside any sensible policy.
+PointsValue = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
+RULES_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SlaHours(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = RULES_CONFIG
     acknowledge: float = Field(gt=0, le=24 * 365)
     resolve: float = Field(gt=0, le=24 * 365)
 
 
 class Points(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    praise: int = 2
-    complaint_received: dict[str, int] = Field(
+    model_config = RULES_CONFIG
+    praise: PointsValue = 2
+    complaint_received: dict[str, PointsValue] = Field(
         default_factory=lambda: {"low": -1, "medium": -2, "high": -4, "critical": -8})
-    sla_breach: int = -2
-    escalation: int = -3
-    resolved_on_time: int = 1
-    reopened: int = -2
-    closed_satisfied: int = 1
-    closed_dissatisfied: int = -1
-    revisit_satisfied: int = 1
-    revisit_dissatisfied: int = -1
-    index_bonus: int = 10
-    index_penalty: int = -10
-    index_min_responses: int = Field(default=30, ge=1)
+    sla_breach: PointsValue = -2
+    escalation: PointsValue = -3
+    resolved_on_time: PointsValue = 1
+    reopened: PointsValue = -2
+    closed_satisfied: PointsValue = 1
+    closed_dissatisfied: PointsValue = -1
+    revisit_satisfied: PointsValue = 1
+    revisit_dissatisfied: PointsValue = -1
+    index_bonus: PointsValue = 10
+    index_penalty: PointsValue = -10
+    index_min_responses: Count = 30
     index_penalty_margin: float = Field(default=10, ge=0)
 
     @field_validator("complaint_received")
@@ -46,13 +53,13 @@ class Points(BaseModel):
 
 
 class Followups(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = RULES_CONFIG
     revisit_after_resolution: bool = True
     revisit_after_resolution_days: float = Field(default=3, gt=0, le=365)
     revisit_on_low_score: bool = True
     revisit_on_low_score_days: float = Field(default=3, gt=0, le=365)
-    closure_survey_id: str | None = None
-    invitation_limit: int | None = Field(default=None, ge=1)
+    closure_survey_id: Id | None = None
+    invitation_limit: Count | None = None
     invitation_limit_days: float = Field(default=30, gt=0, le=3650)
 
 
@@ -67,7 +74,7 @@ def _default_sla() -> dict[str, SlaHours]:
 
 class PolicyRules(BaseModel):
     """One version of the policy; every field has the CONTRACT §5 default."""
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = RULES_CONFIG
     sla_hours: dict[str, SlaHours] = Field(default_factory=_default_sla)
     high_value_factor: float = Field(default=0.5, gt=0, le=1)
     points: Points = Field(default_factory=Points)
@@ -87,9 +94,8 @@ class PolicyRules(BaseModel):
     @field_validator("dimension_weights")
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        import re
         for name, weight in v.items():
-            if not re.match(SLUG_PATTERN, name):
+            if not re.fullmatch(SLUG_PATTERN, name):
                 raise ValueError(f"dimension name {name!r} is not a slug")
             if not (0 <= weight <= 1000):
                 raise ValueError(f"weight of {name!r} must lie in [0, 1000]")

@@ -5,6 +5,7 @@ from eventsourcing.persistence import StoredEvent
 from fastapi import APIRouter, Depends
 
 from api.deps import Caller, RuntimeDep, allow
+from api.path_ids import StreamId
 from api.timeline import public_event
 from domain.errors import NotFound
 from infra.chain import verify_chain
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/streams/{stream_id}/events")
-def stream_events(stream_id: str, rt: RuntimeDep,
+def stream_events(stream_id: StreamId, rt: RuntimeDep,
                   caller: Annotated[Caller, Depends(allow("auditor"))]):
     """Every event of one stream in order: position, version, type, times and data."""
     with rt.pool.connection() as conn:

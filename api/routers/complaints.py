@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.path_ids import PathId
 from api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
 from api.timeline import public_event
 from domain.complaint import Complaint
@@ -28,7 +29,7 @@ def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request
 
 
 @router.post("/{complaint_id}/acknowledge", status_code=201)
-def acknowledge(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
+def acknowledge(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
                 body: Annotated[AcknowledgeIn | None, Body()] = None, key: IdempotencyKey = None):
     """Acknowledge an open complaint (a late one first records its SLA breach)."""
     b = body or AcknowledgeIn()
@@ -38,7 +39,7 @@ def acknowledge(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, c
 
 
 @router.post("/{complaint_id}/assign", status_code=201)
-def assign(complaint_id: str, body: AssignIn, rt: RuntimeDep, now: Now, request: Request,
+def assign(complaint_id: PathId, body: AssignIn, rt: RuntimeDep, now: Now, request: Request,
            caller: AgentOrManager, key: IdempotencyKey = None):
     """Assign a handler, and optionally move the complaint to another department."""
     when = body.when(now)
@@ -47,7 +48,7 @@ def assign(complaint_id: str, body: AssignIn, rt: RuntimeDep, now: Now, request:
 
 
 @router.post("/{complaint_id}/escalate", status_code=201)
-def escalate(complaint_id: str, body: EscalateIn, rt: RuntimeDep, now: Now, request: Request,
+def escalate(complaint_id: PathId, body: EscalateIn, rt: RuntimeDep, now: Now, request: Request,
              caller: AgentOrManager, key: IdempotencyKey = None):
     """Raise the escalation level by one (at most 3)."""
     when = body.when(now)
@@ -56,7 +57,7 @@ def escalate(complaint_id: str, body: EscalateIn, rt: RuntimeDep, now: Now, requ
 
 
 @router.post("/{complaint_id}/resolve", status_code=201)
-def resolve(complaint_id: str, body: ResolveIn, rt: RuntimeDep, now: Now, request: Request,
+def resolve(complaint_id: PathId, body: ResolveIn, rt: RuntimeDep, now: Now, request: Request,
             caller: Agent, key: IdempotencyKey = None):
     """Resolve an acknowledged or reopened complaint (a late one first records its breach)."""
     when = body.when(now)
@@ -65,7 +66,7 @@ def resolve(complaint_id: str, body: ResolveIn, rt: RuntimeDep, now: Now, reques
 
 
 @router.post("/{complaint_id}/reopen", status_code=201)
-def reopen(complaint_id: str, body: ReopenIn, rt: RuntimeDep, now: Now, request: Request,
+def reopen(complaint_id: PathId, body: ReopenIn, rt: RuntimeDep, now: Now, request: Request,
            caller: ChannelOrAgent, key: IdempotencyKey = None):
     """The customer rejects the resolution: reopen with a new resolve due time."""
     when = body.when(now)
@@ -74,7 +75,7 @@ def reopen(complaint_id: str, body: ReopenIn, rt: RuntimeDep, now: Now, request:
 
 
 @router.post("/{complaint_id}/close", status_code=201)
-def close(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
+def close(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
           body: Annotated[CloseIn | None, Body()] = None, key: IdempotencyKey = None):
     """Close a resolved complaint, with the customer's satisfaction."""
     b = body or CloseIn()
@@ -84,7 +85,7 @@ def close(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, caller:
 
 
 @router.get("/{complaint_id}")
-def get_complaint(complaint_id: str, rt: RuntimeDep,
+def get_complaint(complaint_id: PathId, rt: RuntimeDep,
                   caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
     """The complaint's current state and its timeline of events."""
     c = rt.app.get_as(complaint_id, Complaint, "complaint")

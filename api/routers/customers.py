@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.path_ids import PathId
 from api.schemas import CustomerIn, EraseIn
 from domain.customer import Customer
 
@@ -24,7 +25,7 @@ def register_customer(body: CustomerIn, rt: RuntimeDep, now: Now, request: Reque
 
 
 @router.post("/{customer_id}/erase", status_code=201)
-def erase_customer(customer_id: str, rt: RuntimeDep, now: Now, request: Request,
+def erase_customer(customer_id: PathId, rt: RuntimeDep, now: Now, request: Request,
                    caller: Annotated[Caller, Depends(allow())],
                    body: Annotated[EraseIn | None, Body()] = None, key: IdempotencyKey = None):
     """Erase a customer's personal data by destroying their key (records customer.erased)."""
@@ -34,7 +35,7 @@ def erase_customer(customer_id: str, rt: RuntimeDep, now: Now, request: Request,
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: str, rt: RuntimeDep,
+def get_customer(customer_id: PathId, rt: RuntimeDep,
                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
     """A customer's record; name, e-mail and phone masked for managers and auditors."""
     c = rt.app.get_as(customer_id, Customer, "customer")

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.path_ids import PathId
 from api.schemas import EmptyIn, ImprovementIn, VerifyIn
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"])
@@ -22,7 +23,7 @@ def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request
 
 
 @router.post("/{action_id}/complete", status_code=201)
-def complete_action(action_id: str, rt: RuntimeDep, now: Now, request: Request, caller: Manager,
+def complete_action(action_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Manager,
                     body: Annotated[EmptyIn | None, Body()] = None, key: IdempotencyKey = None):
     """Mark an improvement action as carried out."""
     return record(rt, caller, key, request, body, lambda hooks: rt.app.complete_improvement(
@@ -30,7 +31,7 @@ def complete_action(action_id: str, rt: RuntimeDep, now: Now, request: Request, 
 
 
 @router.post("/{action_id}/verify", status_code=201)
-def verify_action(action_id: str, body: VerifyIn, rt: RuntimeDep, now: Now, request: Request,
+def verify_action(action_id: PathId, body: VerifyIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Manager, key: IdempotencyKey = None):
     """Record whether a completed improvement action was effective."""
     return record(rt, caller, key, request, body, lambda hooks: rt.app.verify_improvement(

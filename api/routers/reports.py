@@ -3,12 +3,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
 from api.deps import Caller, RuntimeDep, allow
+from api.path_ids import PathId
 from api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
 from domain.errors import NotFound
+from domain.fields import Timestamp
 from projections import complaints_query, followups_query, scores_query
 from projections.query import Slice
 from projections.satisfaction_query import FILTERABLE, satisfaction
@@ -22,8 +23,8 @@ FeedbackSlice = Annotated[Slice, Depends(slice_params(followups_query.FEEDBACK_G
 RevisitSlice = Annotated[Slice, Depends(slice_params(followups_query.REVISIT_GROUPS))]
 ScoresSlice = Annotated[Slice, Depends(slice_params({"department_id"}, groupable=False))]
 LedgerSlice = Annotated[Slice, Depends(slice_params((), groupable=False))]
-AsOf = Annotated[AwareDatetime | None, Query(description="judge overdue at this moment "
-                                              "(RFC 3339 with offset)")]
+AsOf = Annotated[Timestamp | None, Query(description="judge overdue at this moment "
+                                           "(RFC 3339 with offset)")]
 
 
 @router.get("/satisfaction")
@@ -70,7 +71,7 @@ def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, snapshot: S
 
 
 @router.get("/surveys/{survey_id}/stats")
-def survey_stats(survey_id: str, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
+def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
                  min_position: MinPosition = None, wait: Wait = 5):
     """Invited, suppressed, responded, responses and the response rate of one survey."""
     schema = schema_for(rt, snapshot)
@@ -93,7 +94,7 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: 
 
 
 @router.get("/departments/{department_id}/ledger")
-def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: LedgerSlice,
+def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: LedgerSlice,
                       limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
                       snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
     """Every points line of one department, in position order."""

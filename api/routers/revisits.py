@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.path_ids import PathId
 from api.schemas import RevisitCompleteIn, RevisitIn
 
 router = APIRouter(prefix="/v1/revisits", tags=["revisits"])
@@ -23,7 +24,7 @@ def schedule_revisit(body: RevisitIn, rt: RuntimeDep, now: Now, request: Request
 
 
 @router.post("/{revisit_id}/complete", status_code=201)
-def complete_revisit(revisit_id: str, body: RevisitCompleteIn, rt: RuntimeDep, now: Now,
+def complete_revisit(revisit_id: PathId, body: RevisitCompleteIn, rt: RuntimeDep, now: Now,
                      request: Request, caller: Annotated[Caller, Depends(allow("agent"))],
                      key: IdempotencyKey = None):
     """Record the outcome of a revisit."""

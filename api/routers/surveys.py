@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.path_ids import PathId
 from api.schemas import InvitationsIn, ResponseIn, SurveyIn
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
@@ -21,7 +22,7 @@ def create_survey(body: SurveyIn, rt: RuntimeDep, now: Now, request: Request,
 
 
 @router.post("/{survey_id}/invitations", status_code=201)
-def send_invitations(survey_id: str, body: InvitationsIn, rt: RuntimeDep, now: Now,
+def send_invitations(survey_id: PathId, body: InvitationsIn, rt: RuntimeDep, now: Now,
                      request: Request, caller: Annotated[Caller, Depends(allow("agent"))],
                      key: IdempotencyKey = None):
     """Invite customers to answer a survey."""
@@ -30,7 +31,7 @@ def send_invitations(survey_id: str, body: InvitationsIn, rt: RuntimeDep, now: N
 
 
 @router.post("/{survey_id}/responses", status_code=201)
-def answer_survey(survey_id: str, body: ResponseIn, rt: RuntimeDep, now: Now, request: Request,
+def answer_survey(survey_id: PathId, body: ResponseIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Annotated[Caller, Depends(allow("channel", "agent"))],
                   key: IdempotencyKey = None):
     """Record a response; every answer must fit its question's scale."""

@@ -131,7 +131,7 @@ def test_a_resolution_schedules_one_revisit_with_its_cause(system):
         assert first == again
         events = c.get(f"/v1/audit/streams/{cid}/events").json()["items"]
         resolved = [e for e in events if e["type"] == "complaint.resolved"][0]
-        revisit = c.get(f"/v1/audit/streams/revisit:{resolved['event_id']}/events").json()
+        revisit = c.get(f"/v1/audit/streams/revisit:{cid}:{resolved['version']}/events").json()
     [scheduled] = revisit["items"]
     assert scheduled["type"] == "revisit.scheduled"
     assert scheduled["data"]["cause_event_id"] == resolved["event_id"]
@@ -154,7 +154,7 @@ def test_a_low_score_schedules_a_revisit_and_a_closed_complaint_invites_to_the_s
         low = created(c.post(f"/v1/surveys/{sid}/responses", json={
             "customer_id": cus, "department_id": dep, "channel": "web",
             "answers": [{"question_id": "q", "value": 2}]}))
-        revisits = c.get(f"/v1/audit/streams/revisit:{low['id']}@1/events").json()["items"]
+        revisits = c.get(f"/v1/audit/streams/revisit:{low['id']}:1/events").json()["items"]
         assert revisits[0]["data"]["cause_event_id"] == f"{low['id']}@1"
         for _ in range(2):
             cid = created(c.post("/v1/complaints", json={

@@ -93,6 +93,16 @@ def poison_cases(w, tag: str) -> list[tuple[str, bytes | None, str]]:
                                                             "value": 3}]}), ""),
         ("occurred two days ahead", env("future", "feedback.submitted", fb, occurred_at=future),
          "future"),
+        ("occurred in year 1 at +14:00", env("year1", "feedback.submitted", {
+            **fb, "occurred_at": "0001-01-01T00:00:00+14:00"}), "years 1900–9999"),
+        ("occurred at +20:00", env("tz20", "complaint.opened", {
+            "channel": "web", "department_id": dep, "severity": "low", "description": "x",
+            "occurred_at": "2026-11-30T10:00:00+20:00"}), "offset +20:00"),
+        ("envelope occurred at -20:16", env("envtz", "feedback.submitted", fb,
+                                            occurred_at="2030-01-01T00:00:00-20:16"), "±14:00"),
+        ("NUL in a description", env("nul", "complaint.opened", {
+            "channel": "web", "department_id": dep, "severity": "low",
+            "description": "a\u0000b"}), "U+0000"),
         ("revisit satisfaction 0", env("sat", "revisit.completed", {
             "revisit_id": w.revisits[0], "outcome": "reached", "satisfaction": 0}),
          "satisfaction"),

@@ -17,7 +17,7 @@ def test_a_resolution_schedules_a_followup_revisit_three_days_later_caused_by_it
     c = complaint_in("resolved")
     revisit = revisit_after_resolution(c, DEFAULT_RULES, RESOLVE_AT, RESOLVE_AT)
     [scheduled] = revisit.collect_events()
-    assert revisit.id == f"revisit:{c.id}@{c.version}"
+    assert revisit.id == f"revisit:{c.id}:{c.version}"
     assert scheduled.cause_event_id == f"{c.id}@{c.version}"
     assert (scheduled.reason, scheduled.customer_id, scheduled.department_id) == (
         "complaint_followup", "cust-1", "dept-1")
