@@ -78,7 +78,9 @@ def open_pool(url: str, *, min_size: int = 2, max_size: int = 12, timeout: float
               ) -> ConnectionPool:
     pool = ConnectionPool(
         url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
-        kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
+        # UTC sessions: psycopg cannot read a timestamp past 9999-12-31 back in a zone east of UTC.
+        kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3,
+                "options": "-c TimeZone=UTC"},
         reconnect_timeout=0,
     )
     pool.open(wait=False)

@@ -150,7 +150,8 @@ def test_every_read_model_built_from_a_legacy_store_shows_what_the_previous_rele
 def test_the_hash_chain_of_a_legacy_store_verifies_as_stored(legacy):
     rt, server = legacy
 
-    assert verify_chain(rt.pool).as_dict() == EXPECTED["chain"]
+    report = verify_chain(rt.pool).as_dict()
+    assert {k: report[k] for k in EXPECTED["chain"]} == EXPECTED["chain"]
     with server.client("auditor") as auditor:
         answer = auditor.get("/v1/audit/verify").json()
     assert (answer["ok"], answer["events_checked"]) == (True, EXPECTED["head"])
@@ -209,7 +210,7 @@ def test_events_recorded_on_a_legacy_store_are_stored_by_type_and_old_and_new_lo
     assert streams(rt) == {
         **old, "cmp-01": ["Complaint", resolved_at], "$policy": ["Policy", old["$policy"][1] + 1],
         "cus-05": ["Customer", old["cus-05"][1] + 1],
-        f"revisit:cmp-01@{resolved_at}": ["Revisit", 1], "cus-new": ["Customer", 1],
+        f"revisit:cmp-01:{resolved_at}": ["Revisit", 1], "cus-new": ["Customer", 1],
         "fb-new": ["Feedback", 1], "fb-new:complaint": ["Complaint", 1],
         "resp-new": ["SurveyResponse", 1]}
     assert aggregates(rt)["cus-05"].name is None
