@@ -3,15 +3,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from api.answers import CommandAnswer
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND
 from api.schemas import EmptyIn, ImprovementIn, VerifyIn
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"])
 Manager = Annotated[Caller, Depends(allow("manager"))]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandAnswer, responses=COMMAND)
 def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request,
                  caller: Manager, key: IdempotencyKey = None):
     """Raise an improvement action for a department, linked to what caused it."""
@@ -21,7 +23,8 @@ def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request
         source_ids=body.source_ids, due_at=body.due_at, now=now, hooks=hooks))
 
 
-@router.post("/{action_id}/complete", status_code=201)
+@router.post("/{action_id}/complete", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def complete_action(action_id: str, rt: RuntimeDep, now: Now, request: Request, caller: Manager,
                     body: Annotated[EmptyIn | None, Body()] = None, key: IdempotencyKey = None):
     """Mark an improvement action as carried out."""
@@ -29,7 +32,8 @@ def complete_action(action_id: str, rt: RuntimeDep, now: Now, request: Request, 
         action_id, now, hooks=hooks))
 
 
-@router.post("/{action_id}/verify", status_code=201)
+@router.post("/{action_id}/verify", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def verify_action(action_id: str, body: VerifyIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Manager, key: IdempotencyKey = None):
     """Record whether a completed improvement action was effective."""

@@ -6,6 +6,20 @@ from fastapi import APIRouter, Depends, Query
 
 from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
 from api.deps import Caller, RuntimeDep, allow
+from api.openapi import QUERY
+from api.report_answers import (
+    Backlog,
+    ComplaintStatsRow,
+    FeedbackStatsRow,
+    ImprovementAction,
+    Items,
+    LedgerLine,
+    RevisitStatsRow,
+    Rows,
+    SatisfactionRow,
+    ScoreRow,
+    SurveyStats,
+)
 from api.slices import slice_params
 from domain.errors import NotFound
 from projections import complaints_query, followups_query, scores_query
@@ -19,7 +33,7 @@ SliceDep = Annotated[Slice, Depends(slice_params)]
 AsOf = Annotated[datetime | None, Query(description="judge overdue at this moment")]
 
 
-@router.get("/satisfaction")
+@router.get("/satisfaction", response_model=Rows[SatisfactionRow], responses=QUERY)
 def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
                        min_position: MinPosition = None, wait: Wait = 5):
     """CSI with its 95% interval, CSAT, NPS, gaps and dimension means per period and group."""
@@ -29,7 +43,7 @@ def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Sn
     return answer({"rows": satisfaction(rt.pool, q, weights)}, s["position"])
 
 
-@router.get("/complaints/backlog")
+@router.get("/complaints/backlog", response_model=Backlog, responses=QUERY)
 def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: str | None = None,
             status: str | None = None, overdue: bool | None = None, as_of: AsOf = None,
             limit: Annotated[int, Query(ge=1, le=10000)] = 1000, snapshot: Snapshot = None,
@@ -42,7 +56,7 @@ def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: str | None =
     return answer(body, s["position"])
 
 
-@router.get("/complaints/stats")
+@router.get("/complaints/stats", response_model=Rows[ComplaintStatsRow], responses=QUERY)
 def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: SliceDep, snapshot: Snapshot = None,
                     min_position: MinPosition = None, wait: Wait = 5):
     """Complaints by cohort (opened in the period): resolution, SLA, speed, escalations."""
@@ -51,7 +65,7 @@ def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: SliceDep, snapsh
     return answer({"rows": complaints_query.stats(rt.pool, q)}, s["position"])
 
 
-@router.get("/feedback/stats")
+@router.get("/feedback/stats", response_model=Rows[FeedbackStatsRow], responses=QUERY)
 def feedback_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
                    min_position: MinPosition = None, wait: Wait = 5):
     """Feedback counts and problem rate per period, channel, kind, department."""
@@ -60,7 +74,7 @@ def feedback_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapsh
     return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s["position"])
 
 
-@router.get("/surveys/{survey_id}/stats")
+@router.get("/surveys/{survey_id}/stats", response_model=SurveyStats, responses=QUERY)
 def survey_stats(survey_id: str, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
                  min_position: MinPosition = None, wait: Wait = 5):
     """Invited, suppressed, responded, responses and the response rate of one survey."""
@@ -72,7 +86,7 @@ def survey_stats(survey_id: str, rt: RuntimeDep, caller: Reader, snapshot: Snaps
     return answer(stats, s["position"])
 
 
-@router.get("/departments/scores")
+@router.get("/departments/scores", response_model=Rows[ScoreRow], responses=QUERY)
 def department_scores(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
                       min_position: MinPosition = None, wait: Wait = 5):
     """Points per department and period: ledger points plus the satisfaction index bonus."""
@@ -83,7 +97,8 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Sna
     return answer({"rows": rows}, s["position"])
 
 
-@router.get("/departments/{department_id}/ledger")
+@router.get("/departments/{department_id}/ledger", response_model=Items[LedgerLine],
+            responses=QUERY)
 def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: SliceDep,
                       limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
                       snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
@@ -94,7 +109,7 @@ def department_ledger(department_id: str, rt: RuntimeDep, caller: Reader, q: Sli
     return answer({"items": items}, s["position"])
 
 
-@router.get("/revisits/stats")
+@router.get("/revisits/stats", response_model=Rows[RevisitStatsRow], responses=QUERY)
 def revisit_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapshot = None,
                   min_position: MinPosition = None, wait: Wait = 5):
     """Revisits scheduled per period: completed, outcomes, overdue, mean satisfaction."""
@@ -104,7 +119,8 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: SliceDep, snapshot: Snapsho
     return answer({"rows": rows}, s["position"])
 
 
-@router.get("/improvement-actions")
+@router.get("/improvement-actions", response_model=Items[ImprovementAction],
+            responses=QUERY)
 def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: str | None = None,
                         status: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
