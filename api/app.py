@@ -1,9 +1,9 @@
-"""The FastAPI application: routers, errors, middleware, bound to one runtime."""
+"""The FastAPI application: routers, errors, middleware, docs, bound to one runtime."""
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors
+from api import docs, errors, openapi
 from api.middleware import RequestContext
 from api.routers import (
     audit,
@@ -26,11 +26,15 @@ ROUTERS = [health, reports, departments, customers, feedback, complaints, survey
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="csm", version="0.1.0",
-                  description="Customer satisfaction management: every interaction an event.")
+    app = FastAPI(title="csm", version="0.1.0", docs_url=None, redoc_url=None,
+                  description="Customer satisfaction management: every interaction an event. "
+                  "Every `/v1` route needs `Authorization: Bearer <api key>`; errors are "
+                  "`application/problem+json`.")
     app.state.runtime = runtime
     for module in ROUTERS:
         app.include_router(module.router)
     errors.install(app)
+    openapi.install(app)
+    docs.install(app)
     app.add_middleware(RequestContext)
     return app

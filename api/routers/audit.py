@@ -4,7 +4,9 @@ from typing import Annotated
 from eventsourcing.persistence import StoredEvent
 from fastapi import APIRouter, Depends
 
+from api.answers import ChainVerified, StreamEvents
 from api.deps import Caller, RuntimeDep, allow
+from api.openapi import RECORD, SERVICE
 from api.path_ids import StreamId
 from api.timeline import public_event
 from domain.errors import NotFound
@@ -14,7 +16,7 @@ from infra.schema import EVENTS
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-@router.get("/streams/{stream_id}/events")
+@router.get("/streams/{stream_id}/events", response_model=StreamEvents, responses=RECORD)
 def stream_events(stream_id: StreamId, rt: RuntimeDep,
                   caller: Annotated[Caller, Depends(allow("auditor"))]):
     """Every event of one stream in order: position, version, type, times and data."""
@@ -34,7 +36,7 @@ def stream_events(stream_id: StreamId, rt: RuntimeDep,
     return {"stream_id": stream_id, "items": items}
 
 
-@router.get("/verify")
+@router.get("/verify", response_model=ChainVerified, responses=SERVICE)
 def verify(rt: RuntimeDep, caller: Annotated[Caller, Depends(allow("auditor"))]):
     """Recompute the hash chain over every stored event."""
     return verify_chain(rt.pool).as_dict()

@@ -3,8 +3,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from api.answers import CommandAnswer, ComplaintOpened, ComplaintRecord, Escalated, Reopened
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND, RECORD
 from api.path_ids import PathId
 from api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
 from api.timeline import public_event
@@ -16,7 +18,7 @@ AgentOrManager = Annotated[Caller, Depends(allow("agent", "manager"))]
 ChannelOrAgent = Annotated[Caller, Depends(allow("channel", "agent"))]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ComplaintOpened, responses=COMMAND)
 def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request,
                    caller: ChannelOrAgent, key: IdempotencyKey = None):
     """Open a complaint; the answer carries its acknowledge and resolve due times."""
@@ -28,7 +30,8 @@ def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request
         description=body.description, occurred_at=occurred_at, now=now, hooks=hooks))
 
 
-@router.post("/{complaint_id}/acknowledge", status_code=201)
+@router.post("/{complaint_id}/acknowledge", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def acknowledge(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
                 body: Annotated[AcknowledgeIn | None, Body()] = None, key: IdempotencyKey = None):
     """Acknowledge an open complaint (a late one first records its SLA breach)."""
@@ -38,7 +41,8 @@ def acknowledge(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request
         complaint_id, b.by, when, now, hooks=hooks))
 
 
-@router.post("/{complaint_id}/assign", status_code=201)
+@router.post("/{complaint_id}/assign", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def assign(complaint_id: PathId, body: AssignIn, rt: RuntimeDep, now: Now, request: Request,
            caller: AgentOrManager, key: IdempotencyKey = None):
     """Assign a handler, and optionally move the complaint to another department."""
@@ -47,7 +51,8 @@ def assign(complaint_id: PathId, body: AssignIn, rt: RuntimeDep, now: Now, reque
         complaint_id, body.department_id, body.handler, when, now, hooks=hooks))
 
 
-@router.post("/{complaint_id}/escalate", status_code=201)
+@router.post("/{complaint_id}/escalate", status_code=201, response_model=Escalated,
+             responses=COMMAND)
 def escalate(complaint_id: PathId, body: EscalateIn, rt: RuntimeDep, now: Now, request: Request,
              caller: AgentOrManager, key: IdempotencyKey = None):
     """Raise the escalation level by one (at most 3)."""
@@ -56,7 +61,8 @@ def escalate(complaint_id: PathId, body: EscalateIn, rt: RuntimeDep, now: Now, r
         complaint_id, body.reason, when, now, hooks=hooks))
 
 
-@router.post("/{complaint_id}/resolve", status_code=201)
+@router.post("/{complaint_id}/resolve", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def resolve(complaint_id: PathId, body: ResolveIn, rt: RuntimeDep, now: Now, request: Request,
             caller: Agent, key: IdempotencyKey = None):
     """Resolve an acknowledged or reopened complaint (a late one first records its breach)."""
@@ -65,7 +71,8 @@ def resolve(complaint_id: PathId, body: ResolveIn, rt: RuntimeDep, now: Now, req
         complaint_id, body.resolution, body.by, when, now, hooks=hooks))
 
 
-@router.post("/{complaint_id}/reopen", status_code=201)
+@router.post("/{complaint_id}/reopen", status_code=201, response_model=Reopened,
+             responses=COMMAND)
 def reopen(complaint_id: PathId, body: ReopenIn, rt: RuntimeDep, now: Now, request: Request,
            caller: ChannelOrAgent, key: IdempotencyKey = None):
     """The customer rejects the resolution: reopen with a new resolve due time."""
@@ -74,7 +81,8 @@ def reopen(complaint_id: PathId, body: ReopenIn, rt: RuntimeDep, now: Now, reque
         complaint_id, body.reason, when, now, hooks=hooks))
 
 
-@router.post("/{complaint_id}/close", status_code=201)
+@router.post("/{complaint_id}/close", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def close(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
           body: Annotated[CloseIn | None, Body()] = None, key: IdempotencyKey = None):
     """Close a resolved complaint, with the customer's satisfaction."""
@@ -84,7 +92,7 @@ def close(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, call
         complaint_id, b.customer_satisfied, b.satisfaction, when, now, hooks=hooks))
 
 
-@router.get("/{complaint_id}")
+@router.get("/{complaint_id}", response_model=ComplaintRecord, responses=RECORD)
 def get_complaint(complaint_id: PathId, rt: RuntimeDep,
                   caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
     """The complaint's current state and its timeline of events."""

@@ -3,8 +3,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from api.answers import CommandAnswer, CustomerRecord
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND, CREATE, RECORD
 from api.path_ids import PathId
 from api.schemas import CustomerIn, EraseIn
 from domain.customer import Customer
@@ -13,7 +15,7 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 MASK = "***"
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandAnswer, responses=CREATE)
 def register_customer(body: CustomerIn, rt: RuntimeDep, now: Now, request: Request,
                       caller: Annotated[Caller, Depends(allow("channel", "agent"))],
                       key: IdempotencyKey = None):
@@ -24,7 +26,8 @@ def register_customer(body: CustomerIn, rt: RuntimeDep, now: Now, request: Reque
         hooks=hooks))
 
 
-@router.post("/{customer_id}/erase", status_code=201)
+@router.post("/{customer_id}/erase", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def erase_customer(customer_id: PathId, rt: RuntimeDep, now: Now, request: Request,
                    caller: Annotated[Caller, Depends(allow())],
                    body: Annotated[EraseIn | None, Body()] = None, key: IdempotencyKey = None):
@@ -34,7 +37,7 @@ def erase_customer(customer_id: PathId, rt: RuntimeDep, now: Now, request: Reque
         customer_id, reason, now, hooks=hooks))
 
 
-@router.get("/{customer_id}")
+@router.get("/{customer_id}", response_model=CustomerRecord, responses=RECORD)
 def get_customer(customer_id: PathId, rt: RuntimeDep,
                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
     """A customer's record; name, e-mail and phone masked for managers and auditors."""

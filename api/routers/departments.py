@@ -3,14 +3,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from api.answers import CommandAnswer
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import CREATE
 from api.schemas import DepartmentIn
 
 router = APIRouter(prefix="/v1/departments", tags=["departments"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandAnswer, responses=CREATE)
 def register_department(body: DepartmentIn, rt: RuntimeDep, now: Now, request: Request,
                         caller: Annotated[Caller, Depends(allow())], key: IdempotencyKey = None):
     """Register a department (records department.registered)."""

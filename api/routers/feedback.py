@@ -3,14 +3,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from api.answers import FeedbackRecorded
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND
 from api.schemas import FeedbackIn
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=FeedbackRecorded, responses=COMMAND)
 def submit_feedback(body: FeedbackIn, rt: RuntimeDep, now: Now, request: Request,
                     caller: Annotated[Caller, Depends(allow("channel", "agent"))],
                     key: IdempotencyKey = None):

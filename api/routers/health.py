@@ -1,21 +1,23 @@
 """Liveness, readiness and metrics; no key needed."""
 from fastapi import APIRouter, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.answers import Alive, Readiness
 from api.deps import RuntimeDep
+from api.openapi import NOT_READY
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=Alive)
 def health():
     """The process is alive."""
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=Readiness, responses=NOT_READY)
 def ready(rt: RuntimeDep):
     """The event store answers; with projectors running, their positions and lag."""
     try:
@@ -37,7 +39,7 @@ def ready(rt: RuntimeDep):
     return JSONResponse(jsonable_encoder(body), status_code=200 if running else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics():
     """Prometheus metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

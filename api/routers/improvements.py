@@ -3,8 +3,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from api.answers import CommandAnswer
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND
 from api.path_ids import PathId
 from api.schemas import EmptyIn, ImprovementIn, VerifyIn
 
@@ -12,7 +14,7 @@ router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"
 Manager = Annotated[Caller, Depends(allow("manager"))]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandAnswer, responses=COMMAND)
 def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request,
                  caller: Manager, key: IdempotencyKey = None):
     """Raise an improvement action for a department, linked to what caused it."""
@@ -22,7 +24,8 @@ def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request
         source_ids=body.source_ids, due_at=body.due_at, now=now, hooks=hooks))
 
 
-@router.post("/{action_id}/complete", status_code=201)
+@router.post("/{action_id}/complete", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def complete_action(action_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Manager,
                     body: Annotated[EmptyIn | None, Body()] = None, key: IdempotencyKey = None):
     """Mark an improvement action as carried out."""
@@ -30,7 +33,8 @@ def complete_action(action_id: PathId, rt: RuntimeDep, now: Now, request: Reques
         action_id, now, hooks=hooks))
 
 
-@router.post("/{action_id}/verify", status_code=201)
+@router.post("/{action_id}/verify", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def verify_action(action_id: PathId, body: VerifyIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Manager, key: IdempotencyKey = None):
     """Record whether a completed improvement action was effective."""

@@ -4,14 +4,16 @@ from typing import Annotated
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Request
 
+from api.answers import PolicyInForce, PolicyPublished
 from api.commanding import record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import CREATE, SERVICE
 from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, PolicyRules
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 
-@router.put("", status_code=201)
+@router.put("", status_code=201, response_model=PolicyPublished, responses=CREATE)
 def publish_policy(body: PolicyRules, rt: RuntimeDep, now: Now, request: Request,
                    caller: Annotated[Caller, Depends(allow())], key: IdempotencyKey = None):
     """Publish a new policy version; it applies to events recorded after it."""
@@ -19,7 +21,7 @@ def publish_policy(body: PolicyRules, rt: RuntimeDep, now: Now, request: Request
         body, caller.role, now, hooks=hooks))
 
 
-@router.get("")
+@router.get("", response_model=PolicyInForce, responses=SERVICE)
 def get_policy(rt: RuntimeDep,
                caller: Annotated[Caller, Depends(allow("manager", "auditor", "agent"))]):
     """The policy in force and every earlier version with when it was published."""

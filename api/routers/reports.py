@@ -6,7 +6,21 @@ from fastapi import APIRouter, Depends, Query
 
 from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
 from api.deps import Caller, RuntimeDep, allow
+from api.openapi import QUERY
 from api.path_ids import PathId
+from api.report_answers import (
+    Backlog,
+    ComplaintStatsRow,
+    FeedbackStatsRow,
+    ImprovementAction,
+    Items,
+    LedgerLine,
+    RevisitStatsRow,
+    Rows,
+    SatisfactionRow,
+    ScoreRow,
+    SurveyStats,
+)
 from api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
 from domain.errors import NotFound
 from domain.fields import Timestamp
@@ -27,7 +41,7 @@ AsOf = Annotated[Timestamp | None, Query(description="judge overdue at this mome
                                            "(RFC 3339 with offset)")]
 
 
-@router.get("/satisfaction")
+@router.get("/satisfaction", response_model=Rows[SatisfactionRow], responses=QUERY)
 def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice,
                        snapshot: Snapshot = None, min_position: MinPosition = None,
                        wait: Wait = 5):
@@ -38,7 +52,7 @@ def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice,
     return answer({"rows": satisfaction(rt.pool, q, weights)}, s["position"])
 
 
-@router.get("/complaints/backlog")
+@router.get("/complaints/backlog", response_model=Backlog, responses=QUERY)
 def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = None,
             status: ComplaintStatus | None = None, overdue: bool | None = None,
             as_of: AsOf = None, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
@@ -51,7 +65,7 @@ def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = N
     return answer(body, s["position"])
 
 
-@router.get("/complaints/stats")
+@router.get("/complaints/stats", response_model=Rows[ComplaintStatsRow], responses=QUERY)
 def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice,
                     snapshot: Snapshot = None, min_position: MinPosition = None,
                     wait: Wait = 5):
@@ -61,7 +75,7 @@ def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice,
     return answer({"rows": complaints_query.stats(rt.pool, q)}, s["position"])
 
 
-@router.get("/feedback/stats")
+@router.get("/feedback/stats", response_model=Rows[FeedbackStatsRow], responses=QUERY)
 def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, snapshot: Snapshot = None,
                    min_position: MinPosition = None, wait: Wait = 5):
     """Feedback counts and problem rate per period, channel, kind, department."""
@@ -70,7 +84,7 @@ def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, snapshot: S
     return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s["position"])
 
 
-@router.get("/surveys/{survey_id}/stats")
+@router.get("/surveys/{survey_id}/stats", response_model=SurveyStats, responses=QUERY)
 def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
                  min_position: MinPosition = None, wait: Wait = 5):
     """Invited, suppressed, responded, responses and the response rate of one survey."""
@@ -82,7 +96,7 @@ def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, snapshot: Sn
     return answer(stats, s["position"])
 
 
-@router.get("/departments/scores")
+@router.get("/departments/scores", response_model=Rows[ScoreRow], responses=QUERY)
 def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: Snapshot = None,
                       min_position: MinPosition = None, wait: Wait = 5):
     """Points per department and period: ledger points plus the satisfaction index bonus."""
@@ -93,7 +107,8 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: 
     return answer({"rows": rows}, s["position"])
 
 
-@router.get("/departments/{department_id}/ledger")
+@router.get("/departments/{department_id}/ledger", response_model=Items[LedgerLine],
+            responses=QUERY)
 def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: LedgerSlice,
                       limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
                       snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
@@ -105,7 +120,7 @@ def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: 
     return answer({"items": items}, s["position"])
 
 
-@router.get("/revisits/stats")
+@router.get("/revisits/stats", response_model=Rows[RevisitStatsRow], responses=QUERY)
 def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Snapshot = None,
                   min_position: MinPosition = None, wait: Wait = 5):
     """Revisits scheduled per period: completed, outcomes, overdue, mean satisfaction."""
@@ -115,7 +130,8 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Sna
     return answer({"rows": rows}, s["position"])
 
 
-@router.get("/improvement-actions")
+@router.get("/improvement-actions", response_model=Items[ImprovementAction],
+            responses=QUERY)
 def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: IdFilter = None,
                         status: ActionStatus | None = None,
                         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,

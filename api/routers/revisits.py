@@ -3,15 +3,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from api.answers import CommandAnswer
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND
 from api.path_ids import PathId
 from api.schemas import RevisitCompleteIn, RevisitIn
 
 router = APIRouter(prefix="/v1/revisits", tags=["revisits"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandAnswer, responses=COMMAND)
 def schedule_revisit(body: RevisitIn, rt: RuntimeDep, now: Now, request: Request,
                      caller: Annotated[Caller, Depends(allow("agent"))], key: IdempotencyKey = None):
     """Schedule a follow-up contact with a customer."""
@@ -23,7 +25,8 @@ def schedule_revisit(body: RevisitIn, rt: RuntimeDep, now: Now, request: Request
         occurred_at=occurred_at, now=now, hooks=hooks))
 
 
-@router.post("/{revisit_id}/complete", status_code=201)
+@router.post("/{revisit_id}/complete", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def complete_revisit(revisit_id: PathId, body: RevisitCompleteIn, rt: RuntimeDep, now: Now,
                      request: Request, caller: Annotated[Caller, Depends(allow("agent"))],
                      key: IdempotencyKey = None):

@@ -3,15 +3,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from api.answers import CommandAnswer, InvitationsSent
 from api.commanding import new_id, record
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from api.openapi import COMMAND, CREATE
 from api.path_ids import PathId
 from api.schemas import InvitationsIn, ResponseIn, SurveyIn
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CommandAnswer, responses=CREATE)
 def create_survey(body: SurveyIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Annotated[Caller, Depends(allow())], key: IdempotencyKey = None):
     """Create a survey with its questions, dimensions and scales."""
@@ -21,7 +23,8 @@ def create_survey(body: SurveyIn, rt: RuntimeDep, now: Now, request: Request,
         survey_id, body.name, body.trigger, questions, now, hooks=hooks))
 
 
-@router.post("/{survey_id}/invitations", status_code=201)
+@router.post("/{survey_id}/invitations", status_code=201, response_model=InvitationsSent,
+             responses=COMMAND)
 def send_invitations(survey_id: PathId, body: InvitationsIn, rt: RuntimeDep, now: Now,
                      request: Request, caller: Annotated[Caller, Depends(allow("agent"))],
                      key: IdempotencyKey = None):
@@ -30,7 +33,8 @@ def send_invitations(survey_id: PathId, body: InvitationsIn, rt: RuntimeDep, now
         survey_id, body.customer_ids, body.channel, now, hooks=hooks))
 
 
-@router.post("/{survey_id}/responses", status_code=201)
+@router.post("/{survey_id}/responses", status_code=201, response_model=CommandAnswer,
+             responses=COMMAND)
 def answer_survey(survey_id: PathId, body: ResponseIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Annotated[Caller, Depends(allow("channel", "agent"))],
                   key: IdempotencyKey = None):
