@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -18,19 +19,21 @@ log = structlog.get_logger()
 
 class ProjectorService:
     def __init__(self, pool: ConnectionPool, url: str, projections: Sequence[Projection],
-                 zone: ZoneInfo):
+                 zone: ZoneInfo, status: Any = None):
         self.pool, self.url, self.projections, self.zone = pool, url, list(projections), zone
+        self.status = status
         self.stop_event, self.wake = threading.Event(), threading.Event()
         self.threads: list[threading.Thread] = []
         self.runner: Runner | None = None
 
     def start(self) -> None:
         ensure_read_models(self.pool, self.projections, self.zone)
-        self.runner = Runner(self.pool, self.projections, self.zone)
+        self.runner = Runner(self.pool, self.projections, self.zone, isolate=True)
         self.threads = [threading.Thread(target=listen_for_events, name="csm-listen", daemon=True,
                                          args=(self.url, self.stop_event, self.wake)),
                         threading.Thread(target=self.runner.run, args=(self.stop_event, self.wake),
-                                         name="csm-project", daemon=True)]
+                                         kwargs={"status": self.status}, name="csm-project",
+                                         daemon=True)]
         for t in self.threads:
             t.start()
         log.info("projectors_started", projections=[p.name for p in self.projections])
