@@ -31,18 +31,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
-from projections.base import Projection, Writer
-from projections.events import Ev
 from infra.part_status import PartStatus
-from projections.failure import (
-    STORE_ERRORS,
-    CannotApply,
-    Stopped,
-    backoff,
-    describe_error,
-    writable_prefix,
-)
-from projections.runner import Conflict, fetch, flush
+from projections import failure as fail
+from projections.base import Projection, Writer
+from projections.batch_rows import fetch, flush
+from projections.events import Ev
+from projections.runner import Conflict
 from projections.status import clear_failure, record_failure
 
 log = structlog.get_logger()
@@ -67,7 +61,7 @@ class KafkaProjector(ConsumerRebalanceListener):
         self.lanes: dict[int, Lane] = {}
         self.consumer: Any = None
         self.applied = 0
-        self.stopped: Stopped | None = None
+        self.stopped: fail.Stopped | None = None
         self.status = PartStatus("project")  # replaced by the process's heartbeat status
 
     # -- tracking in PostgreSQL -------------------------------------------------
@@ -78,9 +72,10 @@ class KafkaProjector(ConsumerRebalanceListener):
                                   f'WHERE name = %s', (self.p.name,)).fetchone()
             if status["failed_position"] is not None and self.stopped is None:
                 # Failed before this process started: try again at once.
-                self.stopped = Stopped(status["failed_position"], status["failed_event_id"],
-                                       status["failed_error"] or "", retry_at=0.0,
-                                       since=time.monotonic())
+                self.stopped = fail.Stopped(status["failed_position"],
+                                            status["failed_event_id"],
+                                            status["failed_error"] or "", retry_at=0.0,
+                                            since=time.monotonic())
             for partition in range(self.partitions):
                 conn.execute(
                     f'INSERT INTO "{self.schema}".projection_partitions VALUES '
@@ -122,17 +117,17 @@ class KafkaProjector(ConsumerRebalanceListener):
                 w, states = self._build(lanes, todo, len(todo), loaded)
                 with conn.transaction(), conn.cursor() as cur:
                     flush(cur, self.schema, self.p, w)
-            except STORE_ERRORS:
+            except fail.STORE_ERRORS:
                 raise
-            except CannotApply as failed:
+            except fail.CannotApply as failed:
                 failure = (failed.index, failed.error)
             except Exception as refused:  # noqa: BLE001 - PostgreSQL refused the rows
-                failure = writable_prefix(lambda k: self._try(conn, lanes, todo, k, loaded),
-                                          len(todo), refused)
+                failure = fail.writable_prefix(
+                    lambda k: self._try(conn, lanes, todo, k, loaded), len(todo), refused)
             if failure is not None:
                 bad = todo[failure[0]][1]
                 record_failure(conn, self.schema, self.p.name, bad.position, bad.event_id,
-                               describe_error(failure[1]))
+                               fail.describe_error(failure[1]))
             else:
                 for partition, state in states.items():
                     lanes[partition].state = state
@@ -140,13 +135,13 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if self.stopped is not None:
                     clear_failure(conn, self.schema, self.p.name)
         if failure is not None:
-            self._stop(todo[failure[0]][1], describe_error(failure[1]))
+            self.stopped = fail.halt(self.stopped, self.p.name, todo[failure[0]][1],
+                                     fail.describe_error(failure[1]), time.monotonic())
             raise Halted(self.p.name)
         self.lanes.update(lanes)
         self.applied += len(todo)
         if self.stopped is not None:
-            log.info("projection_recovered", projection=self.p.name, event_id=self.stopped.event_id,
-                     failed_seconds=round(time.monotonic() - self.stopped.since, 1))
+            fail.recovered(self.p.name, self.stopped, time.monotonic())
             self.stopped = None
 
     def _plan(self, batch: dict[TopicPartition, list[Any]]
@@ -188,7 +183,7 @@ class KafkaProjector(ConsumerRebalanceListener):
                 try:
                     self.p.apply(ev, w)
                 except Exception as exc:  # noqa: BLE001 - a projection's bug stops it alone
-                    raise CannotApply(i, exc) from exc
+                    raise fail.CannotApply(i, exc) from exc
                 states[partition] = w.state
         return w, states
 
@@ -200,20 +195,6 @@ class KafkaProjector(ConsumerRebalanceListener):
             with conn.cursor() as cur:
                 flush(cur, self.schema, self.p, w)
             raise psycopg.Rollback()
-
-    def _stop(self, bad: Ev, error: str) -> None:
-        now = time.monotonic()
-        s = self.stopped
-        if s is None or s.event_id != bad.event_id:
-            s = self.stopped = Stopped(bad.position, bad.event_id, error, now + backoff(1),
-                                       since=now)
-        else:
-            s.again(now)
-            s.error = error
-        if not s.announced:
-            s.announced = True
-            log.error("projection_failed", projection=self.p.name, position=bad.position,
-                      event_id=bad.event_id, error=error)
 
     def _check(self, conn: Any, lanes: dict[int, Lane]) -> None:
         rows = conn.execute(
@@ -265,19 +246,20 @@ class KafkaProjector(ConsumerRebalanceListener):
                 self._reseek()
             except (KafkaError, OSError) as exc:
                 troubled += 1
-                self.status.failed(self.p.name, f"broker unavailable: {describe_error(exc)}")
+                self.status.failed(self.p.name,
+                                   f"broker unavailable: {fail.describe_error(exc)}")
                 log.warning("projector_broker_unavailable", projection=self.p.name,
                             error=repr(exc)[:200])
                 self._close()
                 stop.wait(1.0)
             except Exception as exc:  # noqa: BLE001 - the store, not the projection: retry
                 troubled += 1
-                self.status.failed(self.p.name, describe_error(exc))
+                self.status.failed(self.p.name, fail.describe_error(exc))
                 if troubled == 1:
                     log.error("projector_failed", projection=self.p.name,
-                              error=describe_error(exc))
+                              error=fail.describe_error(exc))
                 self._close()
-                stop.wait(backoff(troubled))
+                stop.wait(fail.backoff(troubled))
         self._close()
 
     def _reseek(self) -> None:

@@ -55,7 +55,8 @@ def _wait_for_signal() -> None:
 def health_options(command):
     """`--health-port` / `--health-host`: /health, /ready and /metrics of a part without API."""
     command = click.option("--health-host", default="127.0.0.1", show_default=True,
-                           envvar="CSM_HEALTH_HOST", help="Address of the health endpoints.")(command)
+                           envvar="CSM_HEALTH_HOST",
+                           help="Address of the health endpoints.")(command)
     return click.option("--health-port", type=int, default=None, envvar="CSM_HEALTH_PORT",
                         help="Serve /health, /ready and /metrics on this port (default: off; "
                              "0: any free port).")(command)

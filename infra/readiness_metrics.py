@@ -35,7 +35,8 @@ class PictureCollector:
         yield from self._projections(b["projections"])
         if b["relay"] is not None:
             r = b["relay"]
-            yield _gauge("csm_relay_position", "Last position the relay published", value=r["position"])
+            yield _gauge("csm_relay_position", "Last position the relay published",
+                         value=r["position"])
             yield _gauge("csm_relay_lag_events", "Events recorded but not yet published",
                          value=r["lag"])
             yield _gauge("csm_relay_lag_seconds", "Age of the oldest event not yet published",
@@ -62,7 +63,8 @@ class PictureCollector:
         failed_at = _gauge("csm_projection_failed_position",
                            "Position of the event it cannot apply (0: none)", labels)
         failures = CounterMetricFamily("csm_projection_failures",
-                                       "Events it could not apply, each counted once", labels=labels)
+                                       "Events it could not apply, each counted once",
+                                       labels=labels)
         for r in rows:
             name = [r["name"]]
             position.add_metric(name, r["position"])

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 import psycopg
 import psycopg_pool
+import structlog
 
+from projections.events import Ev
+
+log = structlog.get_logger()
 # Not the projection's fault: the store went away or the transaction must be run again.
 STORE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 MAX_BACKOFF = 30.0
@@ -79,3 +83,23 @@ class Stopped:
     def again(self, now: float) -> None:
         self.attempts += 1
         self.retry_at = now + backoff(self.attempts)
+
+
+def halt(current: Stopped | None, projection: str, bad: Ev, error: str, now: float) -> Stopped:
+    """After a failed attempt at `bad`: a new stop, or the same one tried again later.
+    `projection_failed` is logged once per stop, not once per attempt."""
+    if current is None or current.event_id != bad.event_id:
+        current = Stopped(bad.position, bad.event_id, error, now + backoff(1), since=now)
+    else:
+        current.again(now)
+        current.error = error
+    if not current.announced:
+        current.announced = True
+        log.error("projection_failed", projection=projection, position=bad.position,
+                  event_id=bad.event_id, error=error)
+    return current
+
+
+def recovered(projection: str, stopped: Stopped, now: float) -> None:
+    log.info("projection_recovered", projection=projection, event_id=stopped.event_id,
+             position=stopped.position, failed_seconds=round(now - stopped.since, 1))

@@ -18,7 +18,6 @@ failure raises `ProjectionFailed`.
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,13 +33,15 @@ from psycopg_pool import ConnectionPool
 
 from projections.base import Projection, Writer
 from projections.events import Ev
+from projections.batch_rows import fetch, flush
 from projections.failure import (
     STORE_ERRORS,
     CannotApply,
     ProjectionFailed,
     Stopped,
-    backoff,
     describe_error,
+    halt,
+    recovered,
     writable_prefix,
 )
 from projections.status import clear_failure, load_status, record_failure
@@ -211,27 +212,13 @@ class Runner:
         """After the commit: what this process knows of the plan's projection."""
         name = pl.p.name
         if pl.count:
-            self.positions[name], self.states[name] = pl.todo[pl.count - 1].position, pl.writer.state
+            self.positions[name] = pl.todo[pl.count - 1].position
+            self.states[name] = pl.writer.state
         if pl.error is not None:
-            self._stop(pl)
+            self.stopped[name] = halt(self.stopped.get(name), name, pl.todo[pl.count],
+                                      describe_error(pl.error), self.clock())
         elif name in self.stopped:
-            s = self.stopped.pop(name)
-            log.info("projection_recovered", projection=name, position=self.positions[name],
-                     event_id=s.event_id, failed_seconds=round(self.clock() - s.since, 1))
-
-    def _stop(self, pl: Plan) -> None:
-        bad, error, now = pl.todo[pl.count], describe_error(pl.error), self.clock()
-        s = self.stopped.get(pl.p.name)
-        if s is None or s.event_id != bad.event_id:
-            s = Stopped(bad.position, bad.event_id, error, now + backoff(1), since=now)
-            self.stopped[pl.p.name] = s
-        else:
-            s.again(now)
-            s.error = error
-        if not s.announced:
-            s.announced = True
-            log.error("projection_failed", projection=pl.p.name, position=bad.position,
-                      event_id=bad.event_id, error=error)
+            recovered(name, self.stopped.pop(name), self.clock())
 
     # -- tailing --------------------------------------------------------------
     def catch_up(self, upto: int | None = None, progress: Callable[[int], None] | None = None,
@@ -255,69 +242,3 @@ class Runner:
             if progress:
                 progress(self.position)
         return applied
-
-    def run(self, stop: threading.Event, wake: threading.Event, poll: float = 1.0,
-            status: Any = None) -> None:
-        """Tails the store until stopped: woken by NOTIFY (via `wake`) or every `poll` seconds.
-        When the store cannot be read or written, says so once (log and `status`), tries
-        again with a backoff, and says so again once it can."""
-        troubled = 0
-        while not stop.is_set():
-            try:
-                if troubled:
-                    self.reload()
-                n = self.catch_up()
-                if n:
-                    log.info("projection_batch_applied", events=n, position=self.position)
-                if troubled:
-                    log.info("projection_runner_recovered", position=self.position)
-                    troubled = 0
-                if status is not None:
-                    status.ok("store")
-                    status.update(stopped=sorted(self.stopped))
-            except Exception as exc:  # noqa: BLE001 - the store, not a projection: retry all
-                troubled += 1
-                if troubled == 1:
-                    log.error("projection_runner_failed", position=self.position,
-                              error=describe_error(exc))
-                if status is not None:
-                    status.failed("store", describe_error(exc))
-                stop.wait(backoff(troubled))
-                continue
-            wake.wait(poll)
-            wake.clear()
-
-
-def wanted_rows(p: Projection, events: list[Ev]) -> dict[str, set]:
-    """table → the keys of the rows that applying these events reads."""
-    wanted: dict[str, set] = {}
-    for e in events:
-        if e.type in p.handles:
-            for table, key in p.needs(e):
-                wanted.setdefault(table, set()).add(key[0])
-    return wanted
-
-
-def fetch(conn: Any, schema: str, p: Projection, events: list[Ev]
-          ) -> dict[str, dict[tuple, dict[str, Any]]]:
-    """Loads, in one query per table, the rows that applying these events will read."""
-    loaded = {}
-    for table, keys in wanted_rows(p, events).items():
-        t = p.table(table)
-        rows = conn.execute(f'SELECT * FROM "{schema}"."{table}" WHERE "{t.key[0]}" = ANY(%s)',
-                            (list(keys),)).fetchall()
-        loaded[table] = {(r[t.key[0]],): r for r in rows}
-    return loaded
-
-
-def flush(cur: Any, schema: str, p: Projection, w: Writer) -> None:
-    for t in p.tables:
-        t.flush(cur, schema, _tuples(t, w))
-
-
-def _tuples(t, w: Writer) -> list[tuple]:
-    names = t.names
-    if t.kind == "counter":
-        return [(*k, *v) for k, v in w.counters.get(t.name, {}).items()]
-    source = w.rows if t.kind == "row" else w.appended
-    return [tuple(r.get(c) for c in names) for r in source.get(t.name, {}).values()]

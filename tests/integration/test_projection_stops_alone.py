@@ -2,52 +2,22 @@
 projection stops alone, says so, and resumes by itself once the cause is gone."""
 from __future__ import annotations
 
-import dataclasses
-import re
-import time
-from datetime import UTC, datetime
-
-import projections.runner
-from domain.department import Department
-from projections.ledger import Ledger
+import projections.failure
 from projections.registry import ALL
-from projections.store import head_position
-from tests.conftest import LiveServer, uid
+from tests.conftest import LiveServer
 from tests.read_model_checks import compare_with_rebuild
-
-MARK = "NUL-GOES-HERE"
-
-
-def record_as_a_bug_would(rt, aggregate, swap: tuple[bytes, bytes]) -> int:
-    """Stores the aggregate's new events through the recorder, past every check, with
-    `swap` applied to the stored bytes; returns the position of the last."""
-    stored = [rt.app.mapper.to_stored_event(e) for e in aggregate.collect_events()]
-    stored = [dataclasses.replace(s, state=s.state.replace(*swap)) for s in stored]
-    return rt.app.recorder.insert_events(stored)[-1]
-
-
-def status_rows(rt) -> dict[str, dict]:
-    with rt.pool.connection() as conn:
-        return {r["name"]: r for r in conn.execute(
-            "SELECT * FROM csm_read.projection_status").fetchall()}
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
-        time.sleep(0.1)
-    return found
-
-
-def metric(text: str, name: str, projection: str) -> float:
-    found = re.search(rf'^{name}{{projection="{projection}"}} (\S+)$', text, re.M)
-    assert found, f"{name} for {projection} missing from /metrics"
-    return float(found.group(1))
+from tests.unstorable_events import (
+    department_named_with_a_nul,
+    fix_the_ledger,
+    ledger_stuck_the_others_at,
+    metric,
+    status_rows,
+    wait_for,
+)
 
 
 class Said:
-    """The runner's log lines, kept (and passed on) to count them."""
+    """The failure log lines, kept (and passed on) to count them."""
 
     def __init__(self, log):
         self.log, self.lines = log, []
@@ -59,41 +29,19 @@ class Said:
         return say
 
 
-def traffic(c, department: str, n: int) -> None:
-    for i in range(n):
-        assert c.post("/v1/feedback", json={"channel": "web", "kind": "praise", "rating": 5,
-                                            "department_id": department}).status_code == 201
-        assert c.post("/v1/complaints", json={
-            "channel": "hotline", "department_id": department, "severity": "low",
-            "description": f"complaint {i}"}).status_code == 201
-
-
 def test_a_projection_that_cannot_store_an_event_stops_alone_says_so_and_resumes_once_fixed(
         fresh_runtime, monkeypatch):
     rt = fresh_runtime
-    said = Said(projections.runner.log)
-    monkeypatch.setattr(projections.runner, "log", said)
+    said = Said(projections.failure.log)
+    monkeypatch.setattr(projections.failure, "log", said)
     rt.start_projectors()
     live = LiveServer(rt)
     try:
         with live.client("admin") as c:
-            department = uid("d-")
-            assert c.post("/v1/departments", json={"department_id": department,
-                                                   "name": "Sales"}).status_code == 201
-            traffic(c, department, 3)
-            bad_id = uid("p-")
-            bad = record_as_a_bug_would(
-                rt, Department.register(bad_id, f"a{MARK}b", 80.0, datetime.now(UTC)),
-                (MARK.encode(), b"\\u0000"))
-            traffic(c, department, 3)
-            head = head_position(rt.pool)
+            bad, bad_id, head = department_named_with_a_nul(rt, c)
 
             # The others reach the head; the ledger stays before the bad event, and says why.
-            def stuck():
-                rows = status_rows(rt)
-                others = all(rows[n]["position"] == head for n in ALL if n != "ledger")
-                return rows["ledger"] if others and rows["ledger"]["failed_position"] else None
-            ledger = wait_for(stuck, 30, "the other projections at the head, the ledger failed")
+            ledger = ledger_stuck_the_others_at(rt, head, 30)
             assert ledger["failed_position"] == bad
             assert ledger["failed_event_id"] == f"{bad_id}@1"
             assert ledger["position"] == bad - 1
@@ -127,13 +75,7 @@ def test_a_projection_that_cannot_store_an_event_stops_alone_says_so_and_resumes
             assert said.lines.count("projection_failed") == 1
 
             # The code fixed: it resumes by itself, from the event it stopped at.
-            original = Ledger.apply
-
-            def fixed(self, ev, w):
-                original(self, ev, w)
-                for row in w.rows.get("departments", {}).values():
-                    row["name"] = row["name"].replace("\x00", "")
-            monkeypatch.setattr(Ledger, "apply", fixed)
+            fix_the_ledger(monkeypatch)
             wait_for(lambda: status_rows(rt)["ledger"]["position"] == head, 40,
                      "the ledger back at the head")
             ledger = status_rows(rt)["ledger"]
@@ -150,5 +92,6 @@ def test_a_projection_that_cannot_store_an_event_stops_alone_says_so_and_resumes
         assert at == head
         assert not problems, "\n".join(problems)
         assert counts["feedback_facts"] > 0 and counts["department_score_ledger"] > 0
+        assert set(counts) >= {t.name for p in ALL.values() for t in p.tables}
     finally:
         live.stop()

@@ -18,6 +18,7 @@ from infra.runtime import start_runtime
 from projections.complaints import Complaints
 from projections.rebuild import ensure_read_models
 from tests.conftest import new_database, settings_for
+from tests.unstorable_events import wait_for
 
 LIMIT = 1.0
 
@@ -37,14 +38,6 @@ def stall(heartbeat: Heartbeat) -> None:
     heartbeat.stop_event.set()
     heartbeat.changed.set()
     heartbeat.thread.join(timeout=5)
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
-        time.sleep(0.05)
-    return found
 
 
 def problems(rt) -> list[str]:

@@ -12,8 +12,8 @@ from projections.rebuild import ensure_read_models, rebuild
 from projections.registry import ALL
 from projections.runner import Runner
 from projections.store import head_position
-from tests.integration.test_projection_stops_alone import record_as_a_bug_would, status_rows
 from tests.read_model_checks import compare_with_rebuild
+from tests.unstorable_events import record_as_a_bug_would, status_rows
 
 # A time the projections cannot bucket: year 1 at +14:00 is in year 0 in UTC.
 MARK, OUT_OF_RANGE = b"2001-01-01T00:00:00+14:00", b"0001-01-01T00:00:00+14:00"
