@@ -31,6 +31,10 @@ class CannotApply(Exception):
         self.index, self.error = index, error
 
 
+class UndecodableEvent(ValueError):
+    """The stored bytes of an event are not what the reader can decode."""
+
+
 class ProjectionFailed(Exception):
     """Raised where a failure must not be isolated (a rebuild): the projection, event, error."""
 

@@ -39,6 +39,7 @@ from projections.failure import (
     CannotApply,
     ProjectionFailed,
     Stopped,
+    UndecodableEvent,
     describe_error,
     halt,
     recovered,
@@ -147,6 +148,8 @@ class Runner:
         for i, e in enumerate(pl.todo[:count]):
             if e.type in pl.p.handles:
                 try:
+                    if e.data is None:
+                        raise UndecodableEvent("the stored event cannot be decoded")
                     pl.p.apply(e, w)
                 except Exception as exc:  # noqa: BLE001 - a projection's bug stops it alone
                     raise CannotApply(i, exc) from exc

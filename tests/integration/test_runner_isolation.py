@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.department import Department
 from domain.feedback import Feedback
 from projections.failure import ProjectionFailed
 from projections.rebuild import ensure_read_models, rebuild
@@ -116,3 +117,25 @@ def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it
     assert left == 0
     assert status_rows(rt)["feedback"]["position"] == bad - 1
     assert status_rows(rt)["complaints"] == before
+
+
+def test_an_event_the_store_reader_cannot_decode_stops_only_the_projections_of_its_type(
+        fresh_runtime):
+    rt = fresh_runtime
+    now = datetime.now(UTC)
+    rt.app.register_department("d-1", "Sales", 80.0, now)
+    bad = record_as_a_bug_would(rt, Department.register("d-2", "a-LONE-b", 80.0, now),
+                                (b"-LONE-", b"\\ud800"))  # a lone surrogate: not JSON text
+    for i in range(3):
+        rt.app.submit_feedback(f"g-{i}", customer_id=None, channel="web", kind="praise",
+                               department_id="d-1", category=None, rating=5, text=None,
+                               severity=None, complaint_id=None, occurred_at=now, now=now)
+    ensure_read_models(rt.pool, list(ALL.values()), rt.settings.zone)
+    head = head_position(rt.pool)
+    Runner(rt.pool, list(ALL.values()), rt.settings.zone, isolate=True).catch_up()
+    rows = status_rows(rt)
+    assert (rows["ledger"]["position"], rows["ledger"]["failed_position"]) == (bad - 1, bad)
+    assert rows["ledger"]["failed_error"] == ("UndecodableEvent: the stored event cannot be "
+                                              "decoded")
+    assert all((rows[n]["position"], rows[n]["failed_position"]) == (head, None)
+               for n in ALL if n != "ledger")
