@@ -22,6 +22,7 @@ from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fix
     kafka_broker,
     kafka_settings,
     part_env,
+    produce,
 )
 
 LIMIT = 3.0       # CSM_READY_MAX_LAG_SECONDS for every process
@@ -84,11 +85,24 @@ def test_each_stalled_part_turns_ready_of_csm_api_503_naming_it_and_200_after(
             _, body = wait_ready(api.url, 200, 120)
             assert {p["part"] for p in body["parts"]} >= {"api", "relay", "project", "inbound"}
             wait_ready(f"http://127.0.0.1:{relay_health}", 200, 10)
-            deadline = time.monotonic() + 30
-            while not (body.get("deadlines") or {}).get("last_scan_at"):
-                assert time.monotonic() < deadline, f"no scan of the deadline watcher: {body}"
+            # Two channel messages, one not JSON: counted as a dead letter; lag per partition.
+            produce(kafka_broker.bootstrap_servers, topics.inbound, [
+                ("m-1", b'{"message_id": "m-1", "type": "feedback.submitted", "source": "t", '
+                        b'"payload": {"channel": "web", "kind": "praise", '
+                        b'"department_id": "%s"}}' % department.encode()),
+                ("m-2", b"not json")])
+            deadline = time.monotonic() + 60
+            while not ((body.get("deadlines") or {}).get("last_scan_at")
+                       and body["inbound"]["dead_letters_last_hour"] == 1
+                       and body["inbound"]["partitions"]
+                       and all(p["lag"] == 0 for p in body["inbound"]["partitions"].values())):
+                assert time.monotonic() < deadline, f"no scan, dead letter or lag: {body}"
                 time.sleep(0.2)
                 body = httpx.get(api.url + "/ready").json()
+            assert sum(p["end"] for p in body["inbound"]["partitions"].values()) == 2
+            metrics = httpx.get(api.url + "/metrics").text
+            assert "csm_dead_letters_last_hour 1.0" in metrics
+            assert 'csm_inbound_lag_messages{partition="0"} 0.0' in metrics
 
             for name, part in parts.items():
                 os.kill(part.proc.pid, signal.SIGSTOP)
