@@ -28,7 +28,6 @@ from consumers.inbound_commands import Envelope, command_for
 from consumers.kafka_io import consumer, ensure_topics, producer
 from domain.csm import CsmApplication
 from domain.errors import DomainError
-from infra.part_status import ConsumerLag, PartStatus, count_dead_letters
 from infra.idempotency import (
     IdempotencyMismatch,
     already_seen,
@@ -36,6 +35,7 @@ from infra.idempotency import (
     request_digest,
     run_once,
 )
+from infra.part_status import ConsumerLag, PartStatus, count_dead_letters
 
 log = structlog.get_logger()
 MAX_MESSAGE = 1024 * 1024

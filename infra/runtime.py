@@ -42,7 +42,7 @@ class Runtime:
 
         def local() -> list[str]:
             stopped = self.projectors is not None and not self.projectors.running()
-            return ["the projectors of this process stopped"] if stopped else []
+            return ["threads of the parts of this process stopped"] if stopped else []
         return picture(self.pool, self.settings, local)
 
     def start_projectors(self, names: list[str] | None = None):
