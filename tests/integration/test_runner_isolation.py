@@ -101,7 +101,8 @@ def skipping_year_one(apply):
     return skipping
 
 
-def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it(store):
+def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it(
+        store, monkeypatch):
     rt, bad, head = store
     live = Runner(rt.pool, list(ALL.values()), rt.settings.zone, isolate=True)
     live.catch_up()
@@ -117,6 +118,13 @@ def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it
     assert left == 0
     assert status_rows(rt)["feedback"]["position"] == bad - 1
     assert status_rows(rt)["complaints"] == before
+
+    # With the code fixed, a rebuild goes past the event, and the failure is gone with it.
+    monkeypatch.setattr(ALL["feedback"], "apply", skipping_year_one(ALL["feedback"].apply))
+    assert rebuild(rt.pool, [ALL["feedback"]], rt.settings.zone) == head
+    rows = status_rows(rt)
+    assert (rows["feedback"]["position"], rows["feedback"]["failed_position"]) == (head, None)
+    assert rows["ledger"]["failed_position"] == bad  # not rebuilt: still stopped there
 
 
 def test_an_event_the_store_reader_cannot_decode_stops_only_the_projections_of_its_type(
