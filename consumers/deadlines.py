@@ -5,13 +5,16 @@ behind them with no breach recorded for it, and lets each complaint decide
 (grace after recording, once per due time, escalation on a resolve breach).
 The watcher may read the clock — injected, so tests can move it; the
 projections never do. A lagging read model only delays a breach to a later
-scan; two watchers at once still record each breach once.
+scan; two watchers at once still record each breach once. Each scan's time goes
+into the part's status (readiness tells a watcher that stopped scanning); a scan
+that fails is said once, and its recovery once.
 """
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from psycopg_pool import ConnectionPool
@@ -33,10 +36,13 @@ def utc_now() -> datetime:
 
 class DeadlineWatcher:
     def __init__(self, pool: ConnectionPool, app: CsmApplication, grace_seconds: float,
-                 scan_seconds: float, clock: Callable[[], datetime] = utc_now):
-        self.pool, self.app, self.clock = pool, app, clock
+                 scan_seconds: float, clock: Callable[[], datetime] = utc_now,
+                 status: Any = None):
+        self.pool, self.app, self.clock, self.status = pool, app, clock, status
         self.grace, self.scan_seconds = timedelta(seconds=grace_seconds), scan_seconds
         self.recorded = 0
+        if status is not None:
+            status.update(scan_seconds=scan_seconds, last_scan_at=None)
 
     def scan(self, limit: int = 10_000) -> int:
         """One pass; returns how many complaints got breaches recorded."""
@@ -54,9 +60,22 @@ class DeadlineWatcher:
         return recorded
 
     def run(self, stop: threading.Event) -> None:
+        failing = False
         while not stop.is_set():
             try:
                 self.scan()
-            except Exception:
-                log.exception("deadline_scan_failed")
+                if self.status is not None:
+                    self.status.update(last_scan_at=utc_now().isoformat(),
+                                       breaches_recorded=self.recorded)
+                    self.status.ok()
+                if failing:
+                    log.info("deadline_scan_recovered")
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - the store is away: scan again later
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                if not failing:
+                    log.error("deadline_scan_failed", error=error)
+                if self.status is not None:
+                    self.status.failed("", error)
+                failing = True
             stop.wait(self.scan_seconds)

@@ -35,6 +35,7 @@ from infra.idempotency import (
     request_digest,
     run_once,
 )
+from infra.part_status import ConsumerLag, PartStatus, count_dead_letters
 
 log = structlog.get_logger()
 MAX_MESSAGE = 1024 * 1024
@@ -64,6 +65,8 @@ class Inbound:
         self.topic, self.dlq, self.partitions = topic, dlq, partitions
         self.accepted = self.dead_lettered = 0
         self._letters: list[tuple[Any, list, Any]] = []
+        self.status = PartStatus("inbound")  # replaced by the process's heartbeat status
+        self.lag = ConsumerLag()
 
     def handle(self, rec: Any, dlq_producer: Any) -> None:
         """One message through the one-command-per-transaction path."""
@@ -187,15 +190,21 @@ class Inbound:
                         cons.seek(TopicPartition(tp.topic, tp.partition), records[0].offset)
                         raise
                 if batch:
+                    letters = len(self._letters)
                     self.confirm_dead_letters(prod)
+                    count_dead_letters(self.pool, self.dlq, letters)
                     cons.commit()
+                self.status.update(partitions=self.lag.after_commit(cons, batch))
+                self.status.ok()
             except (KafkaError, OSError) as exc:
                 log.warning("inbound_broker_unavailable", error=repr(exc)[:200])
+                self.status.failed("", f"broker unavailable: {type(exc).__name__}: {exc}")
                 self._letters = []  # unconfirmed: the batch is read again
                 cons, prod = _close(cons), _close(prod)
                 stop.wait(1.0)
-            except Exception:
+            except Exception as exc:
                 log.exception("inbound_retrying")
+                self.status.failed("", f"cannot go on: {type(exc).__name__}: {exc}")
                 time.sleep(1.0)
         _close(cons)
         _close(prod)

@@ -7,15 +7,23 @@ has seen it live in `projection_partitions`, written in the same transaction
 as the row changes. `projection_status.position` is the lowest watermark over
 all partitions: every event up to it has been applied, whichever process
 holds which partition.
+
+A projection that cannot apply an event (its code raises, or PostgreSQL refuses
+its rows) writes nothing of that batch but the event's position, id and error
+into `projection_status`, and reads the same records again after a backoff (1 s
+doubling to 30 s) until it can: the other projections, in consumer groups of
+their own, go on.
 """
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import psycopg
 import structlog
 from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
@@ -23,11 +31,19 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
+from infra.part_status import PartStatus
+from projections import failure as fail
 from projections.base import Projection, Writer
+from projections.batch_rows import fetch, flush
 from projections.events import Ev
-from projections.runner import Conflict, flush, prefetch
+from projections.runner import Conflict
+from projections.status import clear_failure, record_failure
 
 log = structlog.get_logger()
+
+
+class Halted(Exception):
+    """The projection cannot apply an event of the batch: wait, then read it again."""
 
 
 @dataclass
@@ -45,12 +61,21 @@ class KafkaProjector(ConsumerRebalanceListener):
         self.lanes: dict[int, Lane] = {}
         self.consumer: Any = None
         self.applied = 0
+        self.stopped: fail.Stopped | None = None
+        self.status = PartStatus("project")  # replaced by the process's heartbeat status
 
     # -- tracking in PostgreSQL -------------------------------------------------
     def _init_rows(self) -> None:
         with self.pool.connection() as conn, conn.transaction():
-            status = conn.execute(f'SELECT position, state FROM "{self.schema}".projection_status '
+            status = conn.execute(f'SELECT position, state, failed_position, failed_event_id, '
+                                  f'failed_error FROM "{self.schema}".projection_status '
                                   f'WHERE name = %s', (self.p.name,)).fetchone()
+            if status["failed_position"] is not None and self.stopped is None:
+                # Failed before this process started: try again at once.
+                self.stopped = fail.Stopped(status["failed_position"],
+                                            status["failed_event_id"],
+                                            status["failed_error"] or "", retry_at=0.0,
+                                            since=time.monotonic())
             for partition in range(self.partitions):
                 conn.execute(
                     f'INSERT INTO "{self.schema}".projection_partitions VALUES '
@@ -80,11 +105,53 @@ class KafkaProjector(ConsumerRebalanceListener):
 
     # -- applying -------------------------------------------------------------
     def apply(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Applies a poll's records in one transaction. If the projection cannot apply one of
+        them, nothing of the batch is written but the failure: it raises `Halted`, and the
+        same records are read again after a backoff."""
+        lanes, todo = self._plan(batch)
+        failure: tuple[int, BaseException] | None = None
+        with self.pool.connection() as conn, conn.transaction():
+            self._check(conn, lanes)
+            loaded = fetch(conn, self.schema, self.p, [ev for _, ev in todo])
+            try:
+                w, states = self._build(lanes, todo, len(todo), loaded)
+                with conn.transaction(), conn.cursor() as cur:
+                    flush(cur, self.schema, self.p, w)
+            except fail.STORE_ERRORS:
+                raise
+            except fail.CannotApply as failed:
+                failure = (failed.index, failed.error)
+            except Exception as refused:  # noqa: BLE001 - PostgreSQL refused the rows
+                failure = fail.writable_prefix(
+                    lambda k: self._try(conn, lanes, todo, k, loaded), len(todo), refused)
+            if failure is not None:
+                bad = todo[failure[0]][1]
+                record_failure(conn, self.schema, self.p.name, bad.position, bad.event_id,
+                               fail.describe_error(failure[1]))
+            else:
+                for partition, state in states.items():
+                    lanes[partition].state = state
+                self._record(conn, lanes)
+                if self.stopped is not None:
+                    clear_failure(conn, self.schema, self.p.name)
+        if failure is not None:
+            self.stopped = fail.halt(self.stopped, self.p.name, todo[failure[0]][1],
+                                     fail.describe_error(failure[1]), time.monotonic())
+            raise Halted(self.p.name)
+        self.lanes.update(lanes)
+        self.applied += len(todo)
+        if self.stopped is not None:
+            fail.recovered(self.p.name, self.stopped, time.monotonic())
+            self.stopped = None
+
+    def _plan(self, batch: dict[TopicPartition, list[Any]]
+              ) -> tuple[dict[int, Lane], list[tuple[int, Ev]]]:
+        """The lanes after these records, and the events to apply (partition, event)."""
         lanes = {tp.partition: Lane(self.lanes[tp.partition].next_offset,
                                     self.lanes[tp.partition].position,
-                                    orjson.loads(orjson.dumps(self.lanes[tp.partition].state)))
+                                    self.lanes[tp.partition].state)
                  for tp in batch if tp.partition in self.lanes}
-        todo: list[tuple[Lane, Ev]] = []
+        todo: list[tuple[int, Ev]] = []
         for tp, records in batch.items():
             lane = lanes.get(tp.partition)
             if lane is None:
@@ -100,21 +167,34 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if ev.position <= lane.position:
                     continue  # published again by a relay retry: applied already
                 lane.position = ev.position
-                todo.append((lane, ev))
-        w = Writer(self.zone, {})
-        with self.pool.connection() as conn, conn.transaction():
-            self._check(conn, lanes)
-            prefetch(conn, self.schema, self.p, [ev for _, ev in todo], w)
-            for lane, ev in todo:
-                if ev.type in self.p.handles:
-                    w.state = lane.state
+                todo.append((tp.partition, ev))
+        return lanes, todo
+
+    def _build(self, lanes: dict[int, Lane], todo: list[tuple[int, Ev]], count: int,
+               loaded: dict) -> tuple[Writer, dict[int, dict[str, Any]]]:
+        """The first `count` events applied in memory, each with its partition's state."""
+        w, states = Writer(self.zone, {}), {}
+        w.loaded = loaded
+        for i, (partition, ev) in enumerate(todo[:count]):
+            if ev.type in self.p.handles:
+                if partition not in states:
+                    states[partition] = orjson.loads(orjson.dumps(lanes[partition].state))
+                w.state = states[partition]
+                try:
                     self.p.apply(ev, w)
-                    lane.state = w.state
+                except Exception as exc:  # noqa: BLE001 - a projection's bug stops it alone
+                    raise fail.CannotApply(i, exc) from exc
+                states[partition] = w.state
+        return w, states
+
+    def _try(self, conn: Any, lanes: dict[int, Lane], todo: list[tuple[int, Ev]], count: int,
+             loaded: dict) -> None:
+        """Writes the rows of the first `count` events in a savepoint, always rolled back."""
+        with conn.transaction():
+            w, _ = self._build(lanes, todo, count, loaded)
             with conn.cursor() as cur:
                 flush(cur, self.schema, self.p, w)
-            self._record(conn, lanes)
-        self.lanes.update(lanes)
-        self.applied += len(todo)
+            raise psycopg.Rollback()
 
     def _check(self, conn: Any, lanes: dict[int, Lane]) -> None:
         rows = conn.execute(
@@ -142,6 +222,7 @@ class KafkaProjector(ConsumerRebalanceListener):
 
     # -- loop -----------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        troubled = 0
         while not stop.is_set():
             try:
                 if self.consumer is None:
@@ -153,18 +234,32 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if batch:
                     self.apply(batch)
                     self.consumer.commit_async()
+                if troubled:
+                    log.info("projector_recovered", projection=self.p.name)
+                troubled = 0
+                self.status.ok(self.p.name)
+            except Halted:
+                stop.wait(max(0.0, self.stopped.retry_at - time.monotonic()))
+                self._reseek()
             except Conflict as c:
                 log.info("projector_partition_moved", projection=self.p.name, lane=str(c))
                 self._reseek()
             except (KafkaError, OSError) as exc:
+                troubled += 1
+                self.status.failed(self.p.name,
+                                   f"broker unavailable: {fail.describe_error(exc)}")
                 log.warning("projector_broker_unavailable", projection=self.p.name,
                             error=repr(exc)[:200])
                 self._close()
                 stop.wait(1.0)
-            except Exception:
-                log.exception("projector_failed", projection=self.p.name)
+            except Exception as exc:  # noqa: BLE001 - the store, not the projection: retry
+                troubled += 1
+                self.status.failed(self.p.name, fail.describe_error(exc))
+                if troubled == 1:
+                    log.error("projector_failed", projection=self.p.name,
+                              error=fail.describe_error(exc))
                 self._close()
-                stop.wait(1.0)
+                stop.wait(fail.backoff(troubled))
         self._close()
 
     def _reseek(self) -> None:

@@ -17,6 +17,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from consumers.kafka_io import BROADCAST_TYPES, WATERMARK, ensure_topics, event_message, producer
+from infra.part_status import PartStatus
 from infra.schema import EVENTS
 from projections.events import decode_stored
 
@@ -32,6 +33,7 @@ class Relay:
         self.partitions, self.batch = partitions, batch
         self.position = 0
         self.published = 0
+        self.status = PartStatus("relay")  # replaced by the process's heartbeat status
 
     def _load(self) -> int:
         with self.pool.connection() as conn:
@@ -83,16 +85,22 @@ class Relay:
                     prod = producer(self.bootstrap)
                     self.position = self._load()
                     log.info("relay_started", topic=self.topic, position=self.position)
-                if self.publish_once(prod):
+                published = self.publish_once(prod)
+                self.status.update(position=self.position)
+                self.status.ok()
+                if published:
                     continue
                 wake.wait(poll)
                 wake.clear()
             except (KafkaError, TimeoutError, OSError) as exc:
                 log.warning("relay_broker_unavailable", error=repr(exc)[:300], position=self.position)
+                self.status.failed("", f"broker unavailable: {type(exc).__name__}: {exc}")
                 prod = _close(prod)
                 stop.wait(1.0)
-            except Exception:
+            except Exception as exc:
                 log.exception("relay_failed", position=self.position)
+                self.status.failed("", f"cannot publish the events after position "
+                                       f"{self.position}: {type(exc).__name__}: {exc}")
                 prod = _close(prod)
                 stop.wait(1.0)
         _close(prod)

@@ -29,6 +29,11 @@ class KafkaParts:
                            for p in select(projections)] if "project" in parts else []
         self.inbound = Inbound(runtime.pool, runtime.app, bootstrap, s.csm_topic_inbound,
                                s.csm_topic_dlq, n) if "inbound" in parts else None
+        for name, workers in (("relay", [self.relay] if self.relay else []),
+                              ("project", self.projectors),
+                              ("inbound", [self.inbound] if self.inbound else [])):
+            for worker in workers:
+                worker.status = runtime.part(name)
 
     def start(self) -> None:
         if self.projectors:

@@ -26,6 +26,7 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
 
     from api.app import create_app
     runtime = _runtime()
+    runtime.part("api")
     try:
         if projectors:
             if runtime.settings.kafka_bootstrap_servers:
@@ -64,6 +65,26 @@ def _version() -> str:
         return "unknown (not installed; run `pip install .`)"
 
 
+def health_options(command):
+    """`--health-port` / `--health-host`: /health, /ready and /metrics of a part without API."""
+    command = click.option("--health-host", default="127.0.0.1", show_default=True,
+                           envvar="CSM_HEALTH_HOST",
+                           help="Address of the health endpoints.")(command)
+    return click.option("--health-port", type=int, default=None, envvar="CSM_HEALTH_PORT",
+                        help="Serve /health, /ready and /metrics on this port (default: off; "
+                             "0: any free port).")(command)
+
+
+def _serve_health(runtime, host: str, port: int | None) -> None:
+    if port is None:
+        return
+    from infra.health_server import HealthServer
+    server = HealthServer(runtime, host, port).start()
+    runtime.stoppers.insert(0, server.stop)  # stopped last: a stopping part still answers
+    click.echo(f"csm: health on http://{host}:{server.port} (/health, /ready, /metrics)",
+               err=True)
+
+
 @click.group()
 @click.version_option(_version(), prog_name="csm")
 def main() -> None:
@@ -91,22 +112,25 @@ def api(host: str, port: int) -> None:
 
 @main.command()
 @click.argument("names", nargs=-1)
-def project(names: tuple[str, ...]) -> None:
+@health_options
+def project(names: tuple[str, ...], health_port: int | None, health_host: str) -> None:
     """Run projectors alone (all, or the NAMES given) until stopped."""
     runtime = _runtime()
     try:
+        _serve_health(runtime, health_host, health_port)
         runtime.start_read_side(list(names) or None)
         _wait_for_signal()
     finally:
         runtime.close()
 
 
-def _kafka_part(part: str) -> None:
+def _kafka_part(part: str, health_host: str, health_port: int | None) -> None:
     runtime = _runtime()
     if not runtime.settings.kafka_bootstrap_servers:
         runtime.close()
         raise SystemExit(f"csm {part}: KAFKA_BOOTSTRAP_SERVERS is not set")
     try:
+        _serve_health(runtime, health_host, health_port)
         runtime.start_kafka_parts({part})
         _wait_for_signal()
     finally:
@@ -114,22 +138,26 @@ def _kafka_part(part: str) -> None:
 
 
 @main.command()
-def relay() -> None:
+@health_options
+def relay(health_port: int | None, health_host: str) -> None:
     """Publish the event store to Kafka (csm.events) until stopped."""
-    _kafka_part("relay")
+    _kafka_part("relay", health_host, health_port)
 
 
 @main.command()
-def inbound() -> None:
+@health_options
+def inbound(health_port: int | None, health_host: str) -> None:
     """Turn channel messages on csm.inbound into commands until stopped."""
-    _kafka_part("inbound")
+    _kafka_part("inbound", health_host, health_port)
 
 
 @main.command()
-def deadlines() -> None:
+@health_options
+def deadlines(health_port: int | None, health_host: str) -> None:
     """Run the deadline watcher alone until stopped."""
     runtime = _runtime()
     try:
+        _serve_health(runtime, health_host, health_port)
         runtime.start_deadlines()
         _wait_for_signal()
     finally:

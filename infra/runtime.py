@@ -8,6 +8,7 @@ from psycopg_pool import ConnectionPool
 
 from infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
 from infra.event_store import PostgresCsm
+from infra.part_status import Heartbeat, PartStatus, ensure_health_tables
 from infra.personal_data import PersonalKeys
 from infra.schema import ensure_schema
 from infra.secrets import api_keys, cipher_key
@@ -26,12 +27,30 @@ class Runtime:
     embedded: EmbeddedPostgres | None = None
     stoppers: list = field(default_factory=list)
     projectors: object | None = None
+    heartbeat: Heartbeat | None = None
+
+    def part(self, name: str) -> PartStatus:
+        """The status of a long-running part of this process, written as a heartbeat."""
+        if self.heartbeat is None:
+            self.heartbeat = Heartbeat(self.pool, self.settings.csm_heartbeat_seconds)
+        return self.heartbeat.part(name)
+
+    def readiness(self) -> tuple[int, dict]:
+        """The whole picture from PostgreSQL (see infra/readiness.py), and this process's
+        own threads."""
+        from infra.readiness import picture
+
+        def local() -> list[str]:
+            stopped = self.projectors is not None and not self.projectors.running()
+            return ["threads of the parts of this process stopped"] if stopped else []
+        return picture(self.pool, self.settings, local)
 
     def start_projectors(self, names: list[str] | None = None):
         """Runs the chosen projections (all by default) in background threads of this process."""
         from projections.registry import select
         from projections.service import ProjectorService
-        service = ProjectorService(self.pool, self.url, select(names), self.settings.zone)
+        service = ProjectorService(self.pool, self.url, select(names), self.settings.zone,
+                                   status=self.part("project"))
         service.start()
         self.stoppers.append(service.stop)
         self.projectors = service
@@ -63,7 +82,7 @@ class Runtime:
         s = self.settings
         ensure_read_models(self.pool, [Complaints()], s.zone)  # where it finds candidates
         watcher = DeadlineWatcher(self.pool, self.app, s.csm_sla_grace_seconds,
-                                  s.csm_deadline_scan_seconds)
+                                  s.csm_deadline_scan_seconds, status=self.part("deadlines"))
         stop = threading.Event()
         thread = threading.Thread(target=watcher.run, args=(stop,), name="csm-deadlines",
                                   daemon=True)
@@ -74,6 +93,8 @@ class Runtime:
     def close(self) -> None:
         for stop in reversed(self.stoppers):
             stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.app.close()
         self.pool.close()
         if self.embedded is not None:
@@ -92,5 +113,6 @@ def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) ->
     app = PostgresCsm(eventsourcing_env(url), keys)
     with pool.connection() as conn:
         ensure_schema(conn)
+    ensure_health_tables(pool)
     log.info("runtime_started", embedded=embedded is not None)
     return Runtime(settings, url, pool, app, api_keys(settings), embedded)

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     csm_kafka_partitions: int = Field(default=6, ge=1, le=1000)
     csm_body_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     csm_log_level: str = "INFO"
+    csm_ready_max_lag_seconds: float = Field(default=30, gt=0)
+    csm_heartbeat_seconds: float = Field(default=5, gt=0)
 
     @field_validator("csm_timezone")
     @classmethod

@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.base import Projection
 from projections.runner import BATCH, Runner
-from projections.status import STATUS_DDL
+from projections.status import STATUS_DDL, clear_failure
 from projections.store import head_position, read_events
 
 log = structlog.get_logger()
@@ -120,6 +120,7 @@ def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneI
                     f'position = excluded.position, state = excluded.state, updated_at = now()',
                     (p.name, p.version, config_of(zone), runner.positions[p.name],
                      Jsonb(runner.states[p.name])))
+                clear_failure(conn, schema, p.name)  # rebuilt past any event it had stopped at
                 if fed_by_kafka:  # the consumers skip what the new tables already hold
                     conn.execute(
                         f'UPDATE "{schema}".projection_partitions SET state = %s, '

@@ -1,8 +1,13 @@
-"""Running the projectors beside the API (or alone): a tailing runner woken by NOTIFY."""
+"""Running the projectors beside the API (or alone): a tailing runner woken by NOTIFY.
+
+A projection that cannot apply an event stops alone (see the runner); when the store
+itself cannot be read or written, the tail says so once (log and the part's status),
+tries again with a backoff up to 30 s, and says so again once it can."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -10,6 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from infra.notifications import listen_for_events
 from projections.base import Projection
+from projections.failure import backoff, describe_error
 from projections.rebuild import ensure_read_models
 from projections.runner import Runner
 
@@ -18,19 +24,21 @@ log = structlog.get_logger()
 
 class ProjectorService:
     def __init__(self, pool: ConnectionPool, url: str, projections: Sequence[Projection],
-                 zone: ZoneInfo):
+                 zone: ZoneInfo, status: Any = None):
         self.pool, self.url, self.projections, self.zone = pool, url, list(projections), zone
+        self.status = status
         self.stop_event, self.wake = threading.Event(), threading.Event()
         self.threads: list[threading.Thread] = []
         self.runner: Runner | None = None
 
     def start(self) -> None:
         ensure_read_models(self.pool, self.projections, self.zone)
-        self.runner = Runner(self.pool, self.projections, self.zone)
+        self.runner = Runner(self.pool, self.projections, self.zone, isolate=True)
         self.threads = [threading.Thread(target=listen_for_events, name="csm-listen", daemon=True,
                                          args=(self.url, self.stop_event, self.wake)),
-                        threading.Thread(target=self.runner.run, args=(self.stop_event, self.wake),
-                                         name="csm-project", daemon=True)]
+                        threading.Thread(target=tail, name="csm-project", daemon=True,
+                                         args=(self.runner, self.stop_event, self.wake,
+                                               self.status))]
         for t in self.threads:
             t.start()
         log.info("projectors_started", projections=[p.name for p in self.projections])
@@ -43,3 +51,35 @@ class ProjectorService:
 
     def running(self) -> bool:
         return bool(self.threads) and all(t.is_alive() for t in self.threads)
+
+
+def tail(runner: Runner, stop: threading.Event, wake: threading.Event, status: Any = None,
+         poll: float = 1.0) -> None:
+    """Tails the store until stopped: woken by NOTIFY (via `wake`) or every `poll` seconds.
+    When the store cannot be read or written, says so once (log and `status`), tries
+    again with a backoff, and says so again once it can."""
+    troubled = 0
+    while not stop.is_set():
+        try:
+            if troubled:
+                runner.reload()
+            n = runner.catch_up()
+            if n:
+                log.info("projection_batch_applied", events=n, position=runner.position)
+            if troubled:
+                log.info("projection_runner_recovered", position=runner.position)
+                troubled = 0
+            if status is not None:
+                status.ok("store")
+                status.update(stopped=sorted(runner.stopped))
+        except Exception as exc:  # noqa: BLE001 - the store, not a projection: retry all
+            troubled += 1
+            if troubled == 1:
+                log.error("projection_runner_failed", position=runner.position,
+                          error=describe_error(exc))
+            if status is not None:
+                status.failed("store", describe_error(exc))
+            stop.wait(backoff(troubled))
+            continue
+        wake.wait(poll)
+        wake.clear()

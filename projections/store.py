@@ -20,9 +20,18 @@ def read_events(pool: ConnectionPool, after: int, limit: int, upto: int | None =
         rows = cur.execute(SELECT, (after, upto if upto is not None else 2**62, limit),
                            binary=True).fetchall()
     if types is None:
-        return [decode_stored(*r) for r in rows]
-    return [decode_stored(*r) if type_of_topic(r[3]) in types else
+        return [_decoded(r) for r in rows]
+    return [_decoded(r) if type_of_topic(r[3]) in types else
             Ev(r[0], r[1], r[2], type_of_topic(r[3]), None, {}) for r in rows]
+
+
+def _decoded(row: tuple) -> Ev:
+    """An event that cannot be decoded keeps its place with `data` None: the projections
+    that handle its type stop at it (the runner says so), the others go on."""
+    try:
+        return decode_stored(*row)
+    except (ValueError, KeyError, TypeError):
+        return Ev(row[0], row[1], row[2], type_of_topic(row[3]), None, None)
 
 
 def head_position(pool: ConnectionPool) -> int:

@@ -1,12 +1,13 @@
 """Liveness, readiness and metrics; no key needed."""
+import orjson
 from fastapi import APIRouter, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.answers import Alive, Readiness
 from api.deps import RuntimeDep
 from api.openapi import NOT_READY
+from infra.readiness_metrics import render
 
 router = APIRouter(tags=["health"])
 
@@ -19,27 +20,15 @@ def health():
 
 @router.get("/ready", response_model=Readiness, responses=NOT_READY)
 def ready(rt: RuntimeDep):
-    """The event store answers; with projectors running, their positions and lag."""
-    try:
-        with rt.pool.connection(timeout=2) as conn:
-            head = conn.execute("SELECT position FROM csm_chain_head WHERE id = 1").fetchone()
-            status = conn.execute(
-                "SELECT name, position, updated_at FROM csm_read.projection_status ORDER BY name"
-            ).fetchall() if rt.projectors else []
-    except Exception as exc:  # any failure to reach the store means not ready
-        return JSONResponse({"status": "unavailable", "store": type(exc).__name__},
-                            status_code=503, headers={"Retry-After": "1"})
-    position = head["position"] if head else 0
-    projections = [{**p, "lag": max(0, position - p["position"])} for p in status]
-    running = rt.projectors is None or rt.projectors.running()
-    body = {"status": "ready" if running else "degraded", "store": "ok", "position": position,
-            "projectors": "running" if rt.projectors and running else
-            ("stopped" if rt.projectors else "not in this process"),
-            "projections": projections}
-    return JSONResponse(jsonable_encoder(body), status_code=200 if running else 503)
+    """The whole picture from PostgreSQL: every projection's position, lag and failure, the
+    relay's and the inbound consumer's lag, dead letters, the deadline watcher's last scan,
+    every part's heartbeat. 503 with `problems` naming each part that is failed or stalled."""
+    code, body = rt.readiness()
+    return Response(orjson.dumps(body), status_code=code, media_type="application/json",
+                    headers={"Retry-After": "1"} if code == 503 else None)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics():
-    """Prometheus metrics."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(rt: RuntimeDep):
+    """Prometheus metrics: this process's own, and the readiness picture as gauges."""
+    return Response(render(*rt.readiness()), media_type=CONTENT_TYPE_LATEST)

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from projections.base import Projection, Writer
+from projections.batch_rows import wanted_rows
 from projections.events import Ev, from_domain
-from projections.runner import wanted_rows
 from projections.tables import Table
 
 UTC_ZONE = ZoneInfo("UTC")
