@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from api.answers import Readiness
-from api.errors import PROBLEM
+from csm.api.answers import Readiness
+from csm.api.errors import PROBLEM
 
 PROTECTED_PREFIX = "/v1/"
 BEARER = "bearer"

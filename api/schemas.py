@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain.fields import Id, Short, Slug, Text, Timestamp, storable_text
-from domain.values import (
+from csm.domain.fields import Id, Short, Slug, Text, Timestamp, storable_text
+from csm.domain.values import (
     FeedbackKind,
     RevisitOutcome,
     RevisitReason,
@@ -43,7 +43,7 @@ class Timed(Body):
 
     def when(self, now: datetime) -> datetime:
         """occurred_at, defaulting to the time of receipt; never more than 5 minutes ahead."""
-        from domain.errors import InvalidInput
+        from csm.domain.errors import InvalidInput
         if self.occurred_at is None:
             return now
         if self.occurred_at > now + MAX_FUTURE:

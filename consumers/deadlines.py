@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from psycopg_pool import ConnectionPool
 
-from domain.csm import CsmApplication
+from csm.domain.csm import CsmApplication
 
 log = structlog.get_logger()
 CANDIDATES = """

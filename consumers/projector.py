@@ -30,14 +30,14 @@ from kafka.errors import KafkaError
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
-from infra.part_status import PartStatus
-from projections import failure as fail
-from projections.base import Projection, Writer
-from projections.batch_rows import fetch, flush
-from projections.events import Ev
-from projections.runner import Conflict
-from projections.status import clear_failure, record_failure
+from csm.consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
+from csm.infra.part_status import PartStatus
+from csm.projections import failure as fail
+from csm.projections.base import Projection, Writer
+from csm.projections.batch_rows import fetch, flush
+from csm.projections.events import Ev
+from csm.projections.runner import Conflict
+from csm.projections.status import clear_failure, record_failure
 
 log = structlog.get_logger()
 

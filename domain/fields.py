@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
-from domain.values import ID_PATTERN, SLUG_PATTERN
+from csm.domain.values import ID_PATTERN, SLUG_PATTERN
 
 MAX_OFFSET = timedelta(hours=14)
 FIRST_YEAR, LAST_YEAR = 1900, 9999

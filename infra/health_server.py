@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from infra.readiness_metrics import render
+from csm.infra.readiness_metrics import render
 
 
 class HealthServer:

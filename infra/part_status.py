@@ -22,7 +22,7 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.status import STATUS_DDL
+from csm.projections.status import STATUS_DDL
 
 log = structlog.get_logger()
 FORGET_SECONDS = 3600

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from infra.settings import Settings
+from csm.infra.settings import Settings
 
 BEHIND = ("extract(epoch FROM now() - (SELECT e.recorded_at FROM csm_events e WHERE "
           "e.notification_id > {0} ORDER BY e.notification_id LIMIT 1))")

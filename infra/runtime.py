@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 import structlog
 from psycopg_pool import ConnectionPool
 
-from infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
-from infra.event_store import PostgresCsm
-from infra.part_status import Heartbeat, PartStatus, ensure_health_tables
-from infra.personal_data import PersonalKeys
-from infra.schema import ensure_schema
-from infra.secrets import api_keys, cipher_key
-from infra.settings import Settings
+from csm.infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
+from csm.infra.event_store import PostgresCsm
+from csm.infra.part_status import Heartbeat, PartStatus, ensure_health_tables
+from csm.infra.personal_data import PersonalKeys
+from csm.infra.schema import ensure_schema
+from csm.infra.secrets import api_keys, cipher_key
+from csm.infra.settings import Settings
 
 log = structlog.get_logger()
 
@@ -38,7 +38,7 @@ class Runtime:
     def readiness(self) -> tuple[int, dict]:
         """The whole picture from PostgreSQL (see infra/readiness.py), and this process's
         own threads."""
-        from infra.readiness import picture
+        from csm.infra.readiness import picture
 
         def local() -> list[str]:
             stopped = self.projectors is not None and not self.projectors.running()
@@ -47,8 +47,8 @@ class Runtime:
 
     def start_projectors(self, names: list[str] | None = None):
         """Runs the chosen projections (all by default) in background threads of this process."""
-        from projections.registry import select
-        from projections.service import ProjectorService
+        from csm.projections.registry import select
+        from csm.projections.service import ProjectorService
         service = ProjectorService(self.pool, self.url, select(names), self.settings.zone,
                                    status=self.part("project"))
         service.start()
@@ -58,7 +58,7 @@ class Runtime:
 
     def start_kafka_parts(self, parts: set[str], projections: list[str] | None = None):
         """Relay, Kafka-fed projectors and/or the inbound consumer, in background threads."""
-        from consumers.service import KafkaParts
+        from csm.consumers.service import KafkaParts
         service = KafkaParts(self, parts, projections)
         service.start()
         self.stoppers.append(service.stop)
@@ -76,9 +76,9 @@ class Runtime:
         """The deadline watcher in a background thread."""
         import threading
 
-        from consumers.deadlines import DeadlineWatcher
-        from projections.complaints import Complaints
-        from projections.rebuild import ensure_read_models
+        from csm.consumers.deadlines import DeadlineWatcher
+        from csm.projections.complaints import Complaints
+        from csm.projections.rebuild import ensure_read_models
         s = self.settings
         ensure_read_models(self.pool, [Complaints()], s.zone)  # where it finds candidates
         watcher = DeadlineWatcher(self.pool, self.app, s.csm_sla_grace_seconds,

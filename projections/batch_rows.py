@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.base import Projection, Writer
-from projections.events import Ev
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
 
 
 def wanted_rows(p: Projection, events: list[Ev]) -> dict[str, set]:

@@ -15,7 +15,7 @@ import psycopg
 import psycopg_pool
 import structlog
 
-from projections.events import Ev
+from csm.projections.events import Ev
 
 log = structlog.get_logger()
 # Not the projection's fault: the store went away or the transaction must be run again.

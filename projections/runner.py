@@ -31,10 +31,10 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.batch_rows import fetch, flush
-from projections.failure import (
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.batch_rows import fetch, flush
+from csm.projections.failure import (
     STORE_ERRORS,
     CannotApply,
     ProjectionFailed,
@@ -45,8 +45,8 @@ from projections.failure import (
     recovered,
     writable_prefix,
 )
-from projections.status import clear_failure, load_status, record_failure
-from projections.store import read_events
+from csm.projections.status import clear_failure, load_status, record_failure
+from csm.projections.store import read_events
 
 log = structlog.get_logger()
 BATCH = 10000

@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.department import Department
-from projections.ledger import Ledger
-from projections.registry import ALL
-from projections.store import head_position
+from csm.domain.department import Department
+from csm.projections.ledger import Ledger
+from csm.projections.registry import ALL
+from csm.projections.store import head_position
 from tests.conftest import uid
 
 MARK = "NUL-GOES-HERE"

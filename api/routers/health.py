@@ -4,10 +4,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.answers import Alive, Readiness
-from api.deps import RuntimeDep
-from api.openapi import NOT_READY
-from infra.readiness_metrics import render
+from csm.api.answers import Alive, Readiness
+from csm.api.deps import RuntimeDep
+from csm.api.openapi import NOT_READY
+from csm.infra.readiness_metrics import render
 
 router = APIRouter(tags=["health"])
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import consumers.relay
-from domain.department import Department
-from projections.events import decode_stored
-from projections.store import head_position
+import csm.consumers.relay
+from csm.domain.department import Department
+from csm.projections.events import decode_stored
+from csm.projections.store import head_position
 from tests import unstorable_events as bug
 from tests.conftest import uid
 from tests.kafka_fixtures import kafka_broker, running_stack  # noqa: F401  (session fixture)
@@ -69,7 +69,7 @@ def test_a_relay_that_cannot_publish_an_event_says_so_and_goes_on_once_it_can(
             assert part["state"] == "failed" and part["details"]["position"] == before
 
             # The reader fixed (here: it takes a lone surrogate for U+FFFD): it goes on alone.
-            monkeypatch.setattr(consumers.relay, "decode_stored", lambda *row: decode_stored(
+            monkeypatch.setattr(csm.consumers.relay, "decode_stored", lambda *row: decode_stored(
                 *row[:4], row[4].replace(b"\\ud800", b"\\ufffd")))
             bug.wait_for(lambda: c.get("/ready").status_code == 200, 60, "ready again")
             assert relayed(rt) == head_position(rt.pool)

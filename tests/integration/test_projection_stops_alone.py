@@ -2,8 +2,8 @@
 projection stops alone, says so, and resumes by itself once the cause is gone."""
 from __future__ import annotations
 
-import projections.failure
-from projections.registry import ALL
+import csm.projections.failure
+from csm.projections.registry import ALL
 from tests.conftest import LiveServer
 from tests.read_model_checks import compare_with_rebuild
 from tests.unstorable_events import (
@@ -32,8 +32,8 @@ class Said:
 def test_a_projection_that_cannot_store_an_event_stops_alone_says_so_and_resumes_once_fixed(
         fresh_runtime, monkeypatch):
     rt = fresh_runtime
-    said = Said(projections.failure.log)
-    monkeypatch.setattr(projections.failure, "log", said)
+    said = Said(csm.projections.failure.log)
+    monkeypatch.setattr(csm.projections.failure, "log", said)
     rt.start_projectors()
     live = LiveServer(rt)
     try:

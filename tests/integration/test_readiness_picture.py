@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from consumers.deadlines import DeadlineWatcher
-from infra.health_server import HealthServer
-from infra.part_status import Heartbeat, count_dead_letters, ensure_health_tables
-from infra.readiness_metrics import render
-from infra.runtime import start_runtime
-from projections.complaints import Complaints
-from projections.rebuild import ensure_read_models
+from csm.consumers.deadlines import DeadlineWatcher
+from csm.infra.health_server import HealthServer
+from csm.infra.part_status import Heartbeat, count_dead_letters, ensure_health_tables
+from csm.infra.readiness_metrics import render
+from csm.infra.runtime import start_runtime
+from csm.projections.complaints import Complaints
+from csm.projections.rebuild import ensure_read_models
 from tests.conftest import new_database, settings_for
 from tests.unstorable_events import wait_for
 

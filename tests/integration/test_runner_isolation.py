@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.department import Department
-from domain.feedback import Feedback
-from projections.failure import ProjectionFailed
-from projections.rebuild import ensure_read_models, rebuild
-from projections.registry import ALL
-from projections.runner import Runner
-from projections.store import head_position
+from csm.domain.department import Department
+from csm.domain.feedback import Feedback
+from csm.projections.failure import ProjectionFailed
+from csm.projections.rebuild import ensure_read_models, rebuild
+from csm.projections.registry import ALL
+from csm.projections.runner import Runner
+from csm.projections.store import head_position
 from tests.read_model_checks import compare_with_rebuild
 from tests.unstorable_events import record_as_a_bug_would, status_rows
 
