@@ -22,7 +22,16 @@ from kafka.errors import KafkaError
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
+from consumers.kafka_io import (
+    WATERMARK,
+    close,
+    consumer,
+    decode_message,
+    ensure_topics,
+    header,
+    mark_of,
+)
+from consumers.outage import Outage
 from projections.base import Projection, Writer
 from projections.events import Ev
 from projections.runner import Conflict, flush, prefetch
@@ -45,6 +54,8 @@ class KafkaProjector(ConsumerRebalanceListener):
         self.lanes: dict[int, Lane] = {}
         self.consumer: Any = None
         self.applied = 0
+        self.broker = Outage("kafka_unavailable", "kafka_recovered",
+                             client=f"csm-projector-{projection.name}")
 
     # -- tracking in PostgreSQL -------------------------------------------------
     def _init_rows(self) -> None:
@@ -93,13 +104,14 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if rec.offset < lane.next_offset:
                     continue
                 lane.next_offset = rec.offset + 1
+                mark = mark_of(rec)
                 if header(rec.headers, "type") == WATERMARK:
-                    lane.position = max(lane.position, orjson.loads(rec.value)["watermark"])
+                    lane.position = max(lane.position, mark)
                     continue
                 ev = decode_message(rec.value)
                 if ev.position <= lane.position:
                     continue  # published again by a relay retry: applied already
-                lane.position = ev.position
+                lane.position = max(ev.position, mark or 0)
                 todo.append((lane, ev))
         w = Writer(self.zone, {})
         with self.pool.connection() as conn, conn.transaction():
@@ -147,8 +159,10 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if self.consumer is None:
                     ensure_topics(self.bootstrap, [self.topic], self.partitions)
                     self._init_rows()
-                    self.consumer = consumer(self.bootstrap, f"csm-projector-{self.p.name}")
+                    self.consumer = consumer(self.bootstrap, f"csm-projector-{self.p.name}",
+                                             broker=self.broker)
                     self.consumer.subscribe([self.topic], listener=self)
+                    self.broker.end()
                 batch = self.consumer.poll(timeout_ms=500, max_records=5000)
                 if batch:
                     self.apply(batch)
@@ -157,8 +171,7 @@ class KafkaProjector(ConsumerRebalanceListener):
                 log.info("projector_partition_moved", projection=self.p.name, lane=str(c))
                 self._reseek()
             except (KafkaError, OSError) as exc:
-                log.warning("projector_broker_unavailable", projection=self.p.name,
-                            error=repr(exc)[:200])
+                self.broker.begin(exc)
                 self._close()
                 stop.wait(1.0)
             except Exception:
@@ -172,9 +185,5 @@ class KafkaProjector(ConsumerRebalanceListener):
         self.on_partitions_assigned(assigned)
 
     def _close(self) -> None:
-        if self.consumer is not None:
-            try:
-                self.consumer.close(autocommit=False)
-            except Exception:  # a consumer whose broker is gone may fail to close; nothing to save
-                pass
+        close(self.consumer)
         self.consumer, self.lanes = None, {}

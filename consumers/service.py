@@ -7,6 +7,7 @@ from collections.abc import Callable
 import structlog
 
 from consumers.inbound import Inbound
+from consumers.inbound_retry import retry_policy
 from consumers.projector import KafkaProjector
 from consumers.relay import Relay
 from infra.notifications import listen_for_events
@@ -28,7 +29,8 @@ class KafkaParts:
         self.projectors = [KafkaProjector(runtime.pool, bootstrap, s.csm_topic_events, n, p, s.zone)
                            for p in select(projections)] if "project" in parts else []
         self.inbound = Inbound(runtime.pool, runtime.app, bootstrap, s.csm_topic_inbound,
-                               s.csm_topic_dlq, n) if "inbound" in parts else None
+                               s.csm_topic_dlq, n, s.csm_topic_inbound_retry, retry_policy(s)) \
+            if "inbound" in parts else None
 
     def start(self) -> None:
         if self.projectors:
