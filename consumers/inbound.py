@@ -40,11 +40,13 @@ from consumers.inbound_retry import (
 )
 from consumers.kafka_io import (
     MAX_MESSAGE_BYTES,
+    Undelivered,
     close,
     consumer,
     deliver,
     ensure_topics,
     producer,
+    retriable,
 )
 from consumers.outage import Outage
 from consumers.refusal_reasons import not_found, reason
@@ -251,7 +253,7 @@ class Inbound:
         too_large = [c for c, f in failed
                      if isinstance(f, MessageSizeTooLargeError) and c.topic == self.dlq]
         if failed and not too_large:
-            raise failed[0][1]
+            raise Undelivered(failed[0][1])
         if failed:
             if any(not isinstance(c.sent, Exception) for c, _ in failed):
                 self._renew_producer()
@@ -265,7 +267,7 @@ class Inbound:
             deliver(self.prod, self.broker, stop)
             for c, _ in failed:
                 if (failure := _failure(c.sent)) is not None:
-                    raise failure
+                    raise Undelivered(failure)
         remember(self.pool, [c.letter for c in copies if c.letter is not None])
         self._round = set()
 
@@ -332,11 +334,14 @@ class Inbound:
             except Exception as exc:
                 if stop.is_set():
                     break
-                self.failure.begin(exc, trace=not isinstance(exc, (psycopg.OperationalError,
-                                                                  KafkaError)))
                 self._rewind(cons, batch)
-                if isinstance(exc, KafkaError):   # a producer that failed a send may be spent
-                    self._drop_producer()
+                if retriable(exc):
+                    self.broker.begin(exc)
+                else:
+                    self.failure.begin(exc, trace=not isinstance(
+                        exc, (psycopg.OperationalError, KafkaError, Undelivered)))
+                    if isinstance(exc, (KafkaError, Undelivered)):
+                        self._drop_producer()
                 stop.wait(1.0)
         close(cons)
         close(self.prod)

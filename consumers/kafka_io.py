@@ -25,7 +25,12 @@ import orjson
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+)
 from kafka.partitioner.default import murmur2
 
 from consumers.outage import Outage
@@ -104,10 +109,12 @@ def consumer(bootstrap: str, group: str, broker: Outage | None = None,
 class Consumer(KafkaConsumer):
     """A group consumer that says once when it has lost every broker and once when it is back.
 
-    kafka-python's `poll` does not fail while the broker is away (it reconnects on its
-    own and returns nothing), so the client's own connection count tells.
+    kafka-python's `poll` mostly does not fail while the broker is away (it reconnects on
+    its own and returns nothing), so the client's own metrics tell: no connection for
+    `DOWN_AFTER` seconds is an outage; records or a heartbeat answered since it began end
+    it (a connection alone does not: a starting broker accepts them before it serves).
     """
-    CHECK_EVERY, DOWN_AFTER = 1.0, 2.0
+    CHECK_EVERY, DOWN_AFTER, HEARTBEAT_WITHIN = 1.0, 2.0, 3.0
 
     def __init__(self, broker: Outage | None = None, **settings: Any):
         super().__init__(**settings)
@@ -123,22 +130,42 @@ class Consumer(KafkaConsumer):
             self.broker.end()
         elif now - self._checked >= self.CHECK_EVERY:
             self._checked = now
-            if connections(self) != 0:
+            heartbeat = metric(self, "last-heartbeat-seconds-ago")
+            lost_for = now - self.broker.since if self.broker.active else float("inf")
+            if heartbeat is not None and heartbeat < min(self.HEARTBEAT_WITHIN, lost_for):
                 self._lost_at = None
-                self.broker.end()
-            else:
+                self.broker.end()   # a heartbeat answered since the outage began
+            elif connections(self) == 0:
                 self._lost_at = self._lost_at or now
                 if now - self._lost_at >= self.DOWN_AFTER:
                     self.broker.begin(f"no connection to {self.config['bootstrap_servers']}")
+            else:
+                self._lost_at = None
         return batch
 
 
-def connections(client: Any) -> float | None:
-    """How many broker connections a producer or consumer holds (None: it does not say)."""
-    for name, metric in (client.metrics(raw=True) or {}).items():
-        if name.name == "connection-count":
-            return metric.value()
+def metric(client: Any, name: str) -> float | None:
+    """One of a producer's or consumer's own metrics (None: it does not keep it)."""
+    for key, value in (client.metrics(raw=True) or {}).items():
+        if key.name == name:
+            return value.value()
     return None
+
+
+def connections(client: Any) -> float | None:
+    """How many broker connections a producer or consumer holds."""
+    return metric(client, "connection-count")
+
+
+class Undelivered(Exception):
+    """A record the broker did not take; the producer that sent it is not used again."""
+
+
+def retriable(exc: BaseException) -> bool:
+    """A passing trouble (the broker away, a timeout): the clients are kept, they reconnect.
+    A client kept through an outage keeps its group membership; one made anew joins as
+    another member, and the broker makes it wait until the old one's session has expired."""
+    return isinstance(exc, KafkaError) and exc.retriable
 
 
 def deliver(prod: KafkaProducer, broker: Outage, stop: Any = None, wait: float = 2.0) -> None:

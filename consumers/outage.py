@@ -34,4 +34,5 @@ class Outage:
             return
         lasted = time.monotonic() - self.since
         self.since = self.error = None
-        log.info(self.ended, after_seconds=round(lasted, 1), **self.fields)
+        # At the level of the line that began it: whoever saw that one sees this one.
+        log.warning(self.ended, after_seconds=round(lasted, 1), **self.fields)

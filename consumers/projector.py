@@ -30,6 +30,7 @@ from consumers.kafka_io import (
     ensure_topics,
     header,
     mark_of,
+    retriable,
 )
 from consumers.outage import Outage
 from projections.base import Projection, Writer
@@ -172,7 +173,8 @@ class KafkaProjector(ConsumerRebalanceListener):
                 self._reseek()
             except (KafkaError, OSError) as exc:
                 self.broker.begin(exc)
-                self._close()
+                if not retriable(exc):
+                    self._close()
                 stop.wait(1.0)
             except Exception:
                 log.exception("projector_failed", projection=self.p.name)

@@ -32,8 +32,10 @@ from consumers.kafka_io import (
     deliver,
     ensure_topics,
     event_message,
+    Undelivered,
     partition_of,
     producer,
+    retriable,
 )
 from consumers.outage import Outage
 from infra.schema import EVENTS
@@ -143,7 +145,8 @@ class Relay:
         """Until the broker acknowledged every record, however long it is away."""
         deliver(prod, self.broker, stop)
         for f in futures:
-            f.get(timeout=0)  # raises the broker's error for any record not acknowledged
+            if f.failed():
+                raise Undelivered(f.exception)
 
     def _start(self) -> Any:
         ensure_topics(self.bootstrap, [self.topic], self.partitions)
@@ -179,10 +182,13 @@ class Relay:
                 due = self.send_owed_marks(prod, stop)
                 wake.wait(poll if due is None else min(poll, due))
             except Exception as exc:
-                if not stop.is_set():
-                    self.failure.begin(exc, trace=True)
-                    # A producer with records it could not deliver starts afresh.
-                    if isinstance(exc, KafkaError):
+                if stop.is_set():
+                    break
+                if retriable(exc):
+                    self.broker.begin(exc)
+                else:
+                    self.failure.begin(exc, trace=not isinstance(exc, Undelivered))
+                    if isinstance(exc, (KafkaError, Undelivered)):  # a producer that failed
                         prod = close(prod)
-                    stop.wait(1.0)
+                stop.wait(1.0)
         close(prod)
