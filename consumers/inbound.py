@@ -45,6 +45,7 @@ from consumers.kafka_io import (
     consumer,
     deliver,
     ensure_topics,
+    made,
     producer,
     retriable,
 )
@@ -312,13 +313,8 @@ class Inbound:
     def run(self, stop: threading.Event) -> None:
         cons = None
         while not stop.is_set():
-            if cons is None:
-                try:
-                    cons = self._start()
-                except (KafkaError, OSError) as exc:
-                    self.broker.begin(exc)
-                    stop.wait(1.0)
-                    continue
+            if cons is None and (cons := made(self._start, self.broker, stop)) is None:
+                continue
             batch: dict[Any, list[Any]] = {}
             try:
                 if self.prod is None:

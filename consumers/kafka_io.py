@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import structlog
@@ -37,6 +38,7 @@ from consumers.outage import Outage
 from projections.events import Ev
 
 log = structlog.get_logger()
+T = TypeVar("T")
 WATERMARK = "csm.watermark"
 MARK_HEADER = "watermark"
 # Published to every partition, so each partition sees the rules in force in log order.
@@ -166,6 +168,16 @@ def retriable(exc: BaseException) -> bool:
     A client kept through an outage keeps its group membership; one made anew joins as
     another member, and the broker makes it wait until the old one's session has expired."""
     return isinstance(exc, KafkaError) and exc.retriable
+
+
+def made(make: Callable[[], T], broker: Outage, stop: Any) -> T | None:
+    """`make()`'s client, or None (after a second's wait) while the broker is not there."""
+    try:
+        return make()
+    except (KafkaError, OSError) as exc:
+        broker.begin(exc)
+        stop.wait(1.0)
+        return None
 
 
 def deliver(prod: KafkaProducer, broker: Outage, stop: Any = None, wait: float = 2.0) -> None:

@@ -166,13 +166,8 @@ class Relay:
     def run(self, stop: threading.Event, wake: threading.Event, poll: float = 0.5) -> None:
         prod = None
         while not stop.is_set():
-            if prod is None:
-                try:
-                    prod = self._start()
-                except (KafkaError, OSError) as exc:
-                    self.broker.begin(exc)
-                    stop.wait(1.0)
-                    continue
+            if prod is None and (prod := made(self._start, self.broker, stop)) is None:
+                continue
             try:
                 wake.clear()
                 published = self.publish_once(prod, stop)
