@@ -30,7 +30,17 @@ from kafka.errors import KafkaError
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from csm.consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
+from csm.consumers.kafka_io import (
+    WATERMARK,
+    close,
+    consumer,
+    decode_message,
+    ensure_topics,
+    header,
+    mark_of,
+    retriable,
+)
+from csm.consumers.outage import Outage
 from csm.infra.part_status import PartStatus
 from csm.projections import failure as fail
 from csm.projections.base import Projection, Writer
@@ -63,6 +73,8 @@ class KafkaProjector(ConsumerRebalanceListener):
         self.applied = 0
         self.stopped: fail.Stopped | None = None
         self.status = PartStatus("project")  # replaced by the process's heartbeat status
+        self.broker = Outage("kafka_unavailable", "kafka_recovered",
+                             client=f"csm-projector-{projection.name}")
 
     # -- tracking in PostgreSQL -------------------------------------------------
     def _init_rows(self) -> None:
@@ -160,13 +172,14 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if rec.offset < lane.next_offset:
                     continue
                 lane.next_offset = rec.offset + 1
+                mark = mark_of(rec)
                 if header(rec.headers, "type") == WATERMARK:
-                    lane.position = max(lane.position, orjson.loads(rec.value)["watermark"])
+                    lane.position = max(lane.position, mark)
                     continue
                 ev = decode_message(rec.value)
                 if ev.position <= lane.position:
                     continue  # published again by a relay retry: applied already
-                lane.position = ev.position
+                lane.position = max(ev.position, mark or 0)
                 todo.append((tp.partition, ev))
         return lanes, todo
 
@@ -228,8 +241,10 @@ class KafkaProjector(ConsumerRebalanceListener):
                 if self.consumer is None:
                     ensure_topics(self.bootstrap, [self.topic], self.partitions)
                     self._init_rows()
-                    self.consumer = consumer(self.bootstrap, f"csm-projector-{self.p.name}")
+                    self.consumer = consumer(self.bootstrap, f"csm-projector-{self.p.name}",
+                                             broker=self.broker)
                     self.consumer.subscribe([self.topic], listener=self)
+                    self.broker.end()
                 batch = self.consumer.poll(timeout_ms=500, max_records=5000)
                 if batch:
                     self.apply(batch)
@@ -248,9 +263,9 @@ class KafkaProjector(ConsumerRebalanceListener):
                 troubled += 1
                 self.status.failed(self.p.name,
                                    f"broker unavailable: {fail.describe_error(exc)}")
-                log.warning("projector_broker_unavailable", projection=self.p.name,
-                            error=repr(exc)[:200])
-                self._close()
+                self.broker.begin(exc)
+                if not retriable(exc):
+                    self._close()
                 stop.wait(1.0)
             except Exception as exc:  # noqa: BLE001 - the store, not the projection: retry
                 troubled += 1
@@ -267,9 +282,5 @@ class KafkaProjector(ConsumerRebalanceListener):
         self.on_partitions_assigned(assigned)
 
     def _close(self) -> None:
-        if self.consumer is not None:
-            try:
-                self.consumer.close(autocommit=False)
-            except Exception:  # a consumer whose broker is gone may fail to close; nothing to save
-                pass
+        close(self.consumer)
         self.consumer, self.lanes = None, {}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import structlog
 
 from csm.consumers.inbound import Inbound
+from csm.consumers.inbound_retry import retry_policy
 from csm.consumers.projector import KafkaProjector
 from csm.consumers.relay import Relay
 from csm.infra.notifications import listen_for_events
@@ -28,7 +29,8 @@ class KafkaParts:
         self.projectors = [KafkaProjector(runtime.pool, bootstrap, s.csm_topic_events, n, p, s.zone)
                            for p in select(projections)] if "project" in parts else []
         self.inbound = Inbound(runtime.pool, runtime.app, bootstrap, s.csm_topic_inbound,
-                               s.csm_topic_dlq, n) if "inbound" in parts else None
+                               s.csm_topic_dlq, n, s.csm_topic_inbound_retry, retry_policy(s)) \
+            if "inbound" in parts else None
         for name, workers in (("relay", [self.relay] if self.relay else []),
                               ("project", self.projectors),
                               ("inbound", [self.inbound] if self.inbound else [])):

@@ -1,4 +1,5 @@
-"""The `csm` command line: serve, api, project, rebuild, verify, grant-bi."""
+"""The `csm` command line: serve, api, project, relay, inbound, deadlines, rebuild, verify,
+grant-bi, dlq replay, kafka."""
 from __future__ import annotations
 
 import contextlib
@@ -6,19 +7,30 @@ import json
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 import click
+import structlog
 
 from csm.infra.logging import configure_logging
 from csm.infra.settings import get_settings
 
+log = structlog.get_logger()
+
+
+def _logging():
+    """JSON lines on stderr, each naming the part (the command: `serve`, `relay`, `dlq`, …)."""
+    settings = get_settings()
+    ctx = click.get_current_context(silent=True)
+    part = ctx.command_path.split(" ", 1)[-1].split(" ")[0] if ctx else "csm"
+    configure_logging(settings.csm_log_level, part)
+    return settings
+
 
 def _runtime():
     from csm.infra.runtime import start_runtime
-    settings = get_settings()
-    configure_logging(settings.csm_log_level)
-    return start_runtime(settings)
+    return start_runtime(_logging())
 
 
 def _serve_api(host: str, port: int, projectors: bool) -> None:
@@ -34,12 +46,14 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
             else:
                 runtime.start_projectors()
             runtime.start_deadlines()
-        click.echo(f"csm: API on http://{host}:{port} (OpenAPI at /docs)", err=True)
+        log.info("api_starting", url=f"http://{host}:{port}", openapi=f"http://{host}:{port}/docs")
+        # log_config=None: uvicorn installs no handlers or formatters of its own, so its
+        # records (uvicorn.error, uvicorn.access) go to the same JSON writer as csm's.
         # Idle keep-alive connections close after 5 s and a request head is at most 16 KiB;
         # a body slower than CSM_BODY_TIMEOUT_SECONDS is dropped by the API itself.
         server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
-                                               log_level="warning", access_log=False,
-                                               timeout_keep_alive=5,
+                                               log_config=None, log_level=None,
+                                               access_log=False, timeout_keep_alive=5,
                                                h11_max_incomplete_event_size=16 * 1024))
         # uvicorn re-raises SIGTERM after its shutdown, which would skip our cleanup (and
         # leave the embedded PostgreSQL running): take the signals ourselves.
@@ -167,11 +181,47 @@ def deadlines(health_port: int | None, health_host: str) -> None:
 @main.command()
 @click.option("--partitions", default=6, show_default=True, type=int)
 def kafka(partitions: int) -> None:
-    """Run a local single-node Kafka broker for development (jars from Maven Central)."""
-    from csm.infra.kafka_broker import KafkaBroker
-    with KafkaBroker(num_partitions=partitions) as broker:
-        click.echo(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}")
-        _wait_for_signal()
+    """Run a local single-node Kafka broker for development (jars from Maven Central).
+
+    Exits 1, naming the broker's log (kept), when the broker dies."""
+    from csm.infra.kafka_broker import run
+    _logging()
+    sys.exit(run(partitions=partitions))
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@main.group()
+def dlq() -> None:
+    """The dead-letter topic of the inbound consumer."""
+
+
+@dlq.command()
+@click.option("--since", metavar="TIMESTAMP", callback=lambda _c, _p, v: _timestamp(v),
+              help="Only dead letters written at or after this ISO 8601 time (UTC unless it "
+                   "says), e.g. 2026-12-01T08:00:00+08:00.")
+@click.option("--filter", "match", metavar="TYPE_OR_TEXT",
+              help="Only dead letters of this message type, or whose error or bytes hold this text.")
+def replay(since: datetime | None, match: str | None) -> None:
+    """Send dead letters back to the inbound topic after a fix (repeating it is harmless)."""
+    import orjson
+
+    from csm.consumers.dlq_replay import replay as run_replay
+    s = _logging()
+    if not s.kafka_bootstrap_servers:
+        raise SystemExit("csm dlq replay: KAFKA_BOOTSTRAP_SERVERS is not set")
+    done = run_replay(s.kafka_bootstrap_servers, s.csm_topic_dlq, s.csm_topic_inbound, since, match)
+    log.info("dlq_replayed", **done.as_dict(), since=since.isoformat() if since else None,
+             filter=match)
+    click.echo(orjson.dumps(done.as_dict()).decode())
 
 
 @main.command()

@@ -4,7 +4,8 @@ Jars come from Maven Central via ``infra/kafka/pom.xml`` (needs ``mvn`` and Java
 the broker runs on 127.0.0.1 with a fresh temp dir of data, its output in
 ``<workdir>/broker.log``. ``restart(down_for=30)`` brings it back on the same port
 with the same data. ``python -m infra.kafka_broker`` starts one, prints
-``KAFKA_BOOTSTRAP_SERVERS=...`` and runs until Ctrl-C/SIGTERM.
+``KAFKA_BOOTSTRAP_SERVERS=...`` and runs until Ctrl-C/SIGTERM, or exits 1 naming
+its kept log when the broker dies.
 """
 
 from __future__ import annotations
@@ -227,6 +228,18 @@ class KafkaBroker:
         time.sleep(down_for)
         self.start(timeout)
 
+    def watch(self, stop: list) -> int | None:
+        """Until `stop` gets an entry (from a signal handler) or the broker process ends on its
+        own; then its exit code, with its data and log kept for a look (None: told to stop)."""
+        while not stop:
+            code = self.proc.poll() if self.proc is not None else -1
+            if code is not None:
+                self.proc = None
+                atexit.unregister(self.stop)
+                return code
+            time.sleep(0.5)
+        return None
+
     def stop(self) -> None:
         """Stop the broker and remove its data."""
         self._kill()
@@ -239,6 +252,29 @@ class KafkaBroker:
         self.stop()
 
 
+def run(version: str = DEFAULT_VERSION, partitions: int = 3) -> int:
+    """Starts a broker, prints ``KAFKA_BOOTSTRAP_SERVERS=…`` on stdout and runs it until
+    SIGINT/SIGTERM (exit code 0) or until it dies (1; its log is kept and named)."""
+    stop: list[int] = []  # not threading.Event: Event.set() in a handler can deadlock Event.wait()
+    broker = KafkaBroker(version=version, num_partitions=partitions).start()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, _frame: stop.append(signum))
+        print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}", flush=True)
+        log.info("Kafka broker running; its log: %s", broker.log_path)
+        code = broker.watch(stop)
+    except BaseException:
+        broker.stop()
+        raise
+    if code is None:
+        log.info("stopping Kafka broker")
+        broker.stop()
+        return 0
+    log.error("Kafka broker died (exit code %s); its log is kept at %s; last lines:\n%s",
+              code, broker.log_path, broker.log_tail(20))
+    return 1
+
+
 def main() -> int:
     import argparse
 
@@ -248,19 +284,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python's readiness probe is chatty
-    stop: list[int] = []  # not threading.Event: Event.set() in a handler can deadlock Event.wait()
-    with KafkaBroker(version=args.version, num_partitions=args.partitions) as broker:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, _frame: stop.append(signum))
-        print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}", flush=True)
-        print(f"broker log: {broker.log_path}", file=sys.stderr, flush=True)
-        while not stop:
-            if broker.proc is None or broker.proc.poll() is not None:
-                print(f"Kafka broker died:\n{broker.log_tail()}", file=sys.stderr, flush=True)
-                return 1
-            time.sleep(0.5)
-        print("stopping Kafka broker", file=sys.stderr, flush=True)
-    return 0
+    return run(args.version, args.partitions)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,18 @@ CREATE TABLE IF NOT EXISTS csm_relay_progress (
     position bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- One row per bad inbound message put on the DLQ (consumers/dead_letters.py).
+CREATE TABLE IF NOT EXISTS csm_dead_letters (
+    digest text PRIMARY KEY,
+    message_id text,
+    error text NOT NULL,
+    original_topic text NOT NULL,
+    original_partition int NOT NULL,
+    original_offset bigint NOT NULL,
+    first_at timestamptz NOT NULL DEFAULT now(),
+    last_at timestamptz NOT NULL DEFAULT now(),
+    times int NOT NULL DEFAULT 1
+);
 CREATE TABLE IF NOT EXISTS csm_personal_keys (
     subject text PRIMARY KEY,
     wrapped_key bytea,

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     csm_topic_events: str = "csm.events"
     csm_topic_inbound: str = "csm.inbound"
     csm_topic_dlq: str = "csm.inbound.dlq"
+    csm_topic_inbound_retry: str = "csm.inbound.retry"
+    csm_inbound_retry_seconds: float = Field(default=600, ge=0)
+    csm_inbound_retry_backoff_seconds: float = Field(default=1, gt=0)
+    csm_inbound_retry_backoff_max_seconds: float = Field(default=60, gt=0)
     csm_sla_grace_seconds: float = Field(default=300, ge=0)
     csm_deadline_scan_seconds: float = Field(default=30, gt=0)
     csm_kafka_partitions: int = Field(default=6, ge=1, le=1000)

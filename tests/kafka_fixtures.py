@@ -75,20 +75,23 @@ class Topics:
     events: str
     inbound: str
     dlq: str
+    retry: str
 
     @classmethod
     def fresh(cls, label: str = "t") -> Topics:
         tag = f"{label}-{uuid.uuid4().hex[:8]}"
-        return cls(f"{tag}.events", f"{tag}.inbound", f"{tag}.inbound.dlq")
+        return cls(f"{tag}.events", f"{tag}.inbound", f"{tag}.inbound.dlq",
+                   f"{tag}.inbound.retry")
 
     def create(self, bootstrap: str, partitions: int = PARTITIONS,
                max_message_bytes: int = MAX_MESSAGE_BYTES,
                dlq_max_message_bytes: int | None = None) -> None:
-        """Creates the three topics up front (the consumers would otherwise create them with
+        """Creates the four topics up front (the consumers would otherwise create them with
         the broker's defaults), with room for records of `max_message_bytes` (the DLQ:
         `dlq_max_message_bytes`, if given)."""
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="csm-test-admin")
         limits = {self.events: max_message_bytes, self.inbound: max_message_bytes,
+                  self.retry: max_message_bytes,
                   self.dlq: dlq_max_message_bytes or max_message_bytes}
         try:
             admin.create_topics([NewTopic(t, partitions, 1,
@@ -98,21 +101,29 @@ class Topics:
             admin.close()
 
 
+# A target not known yet is retried for seconds here, not minutes: the tests that expect an
+# unknown target in the DLQ do not wait 10 minutes for it.
+RETRY = dict(csm_inbound_retry_seconds=2.0, csm_inbound_retry_backoff_seconds=0.2,
+             csm_inbound_retry_backoff_max_seconds=1.0)
+
+
 def kafka_settings(url: str, data_dir: Path, broker: KafkaBroker, topics: Topics,
                    **extra: Any) -> Settings:
-    return settings_for(url, data_dir, kafka_bootstrap_servers=broker.bootstrap_servers,
-                        csm_kafka_partitions=PARTITIONS, csm_topic_events=topics.events,
-                        csm_topic_inbound=topics.inbound, csm_topic_dlq=topics.dlq, **extra)
+    return settings_for(url, data_dir, **{
+        "kafka_bootstrap_servers": broker.bootstrap_servers, "csm_kafka_partitions": PARTITIONS,
+        "csm_topic_events": topics.events, "csm_topic_inbound": topics.inbound,
+        "csm_topic_dlq": topics.dlq, "csm_topic_inbound_retry": topics.retry, **RETRY, **extra})
 
 
 @contextlib.contextmanager
-def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: str):
+def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: str,
+                  **extra: Any):
     """A database, fresh topics, every Kafka part and the API, for one test."""
     from csm.infra.runtime import start_runtime
     from tests.conftest import LiveServer, new_database
     topics = Topics.fresh(label)
     topics.create(broker.bootstrap_servers)
-    rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, broker, topics))
+    rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, broker, topics, **extra))
     parts = rt.start_kafka_parts({"relay", "project", "inbound"})
     live = LiveServer(rt)
     try:
@@ -130,7 +141,11 @@ def part_env(s: Settings) -> dict[str, str]:
             "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
             "CSM_KAFKA_PARTITIONS": str(s.csm_kafka_partitions), "CSM_TIMEZONE": s.csm_timezone,
             "CSM_TOPIC_EVENTS": s.csm_topic_events, "CSM_TOPIC_INBOUND": s.csm_topic_inbound,
-            "CSM_TOPIC_DLQ": s.csm_topic_dlq, "CSM_LOG_LEVEL": "WARNING"}  # parts: INFO
+            "CSM_TOPIC_DLQ": s.csm_topic_dlq, "CSM_TOPIC_INBOUND_RETRY": s.csm_topic_inbound_retry,
+            "CSM_INBOUND_RETRY_SECONDS": str(s.csm_inbound_retry_seconds),
+            "CSM_INBOUND_RETRY_BACKOFF_SECONDS": str(s.csm_inbound_retry_backoff_seconds),
+            "CSM_INBOUND_RETRY_BACKOFF_MAX_SECONDS": str(s.csm_inbound_retry_backoff_max_seconds),
+            "CSM_LOG_LEVEL": "WARNING"}  # parts: INFO
 
 
 # Parts are started one after another: processes that build the application at the same
@@ -145,8 +160,9 @@ class Part:
     `wait` (the default), returns once the process reports its parts started."""
 
     def __init__(self, part: str, env: dict[str, str], log_dir: Path, run: int = 0,
-                 wait: bool = True, timeout: float = 90):
-        self.part = part
+                 wait: bool = True, timeout: float = 90, started: str = STARTED):
+        self.part, self.started = part, started
+        self.killed = False
         self.log_path = log_dir / f"{part}-{run}.log"
         self._log = open(self.log_path, "wb")
         with START_LOCK if wait else _nothing():
@@ -158,7 +174,7 @@ class Part:
 
     def wait_started(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while STARTED not in self.log_path.read_text(errors="replace"):
+        while self.started not in self.log_path.read_text(errors="replace"):
             assert self.alive(), f"csm {self.part} exited at start:\n{self.log_tail()}"
             assert time.monotonic() < deadline, f"csm {self.part} did not start:\n{self.log_tail()}"
             time.sleep(0.05)
@@ -167,6 +183,7 @@ class Part:
         return self.proc.poll() is None
 
     def kill9(self) -> None:
+        self.killed = True
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
         self._log.close()
@@ -188,6 +205,30 @@ class Part:
         except OSError:
             return ""
 
+    def log_lines(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Its log's records, and every line that is not one JSON object with `timestamp`,
+        `level`, `event` and this process's `part` (a last line cut short by kill -9 aside)."""
+        data = self.log_path.read_bytes()
+        lines = data.split(b"\n")
+        if self.killed and not data.endswith(b"\n"):
+            lines = lines[:-1]
+        records, problems = [], []
+        for n, line in enumerate(lines, 1):
+            if not line:
+                continue
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                problems.append(f"{self.log_path.name}:{n} is not JSON: {line[:300]!r}")
+                continue
+            if not isinstance(rec, dict) or rec.get("part") != self.part or not all(
+                    k in rec for k in ("timestamp", "level", "event")):
+                problems.append(f"{self.log_path.name}:{n} lacks timestamp/level/event/part "
+                                f"{self.part!r}: {line[:300]!r}")
+                continue
+            records.append(rec)
+        return records, problems
+
 
 class _nothing:
     def __enter__(self) -> None:
@@ -198,33 +239,34 @@ class _nothing:
 
 
 class Api(Part):
-    """`csm api` as a process of its own, on a free loopback port."""
+    """`csm api` (or `csm serve`: `command`) as a process of its own, on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, timeout: float = 90):
+    def __init__(self, env: dict[str, str], log_dir: Path, timeout: float = 90,
+                 command: str = "api"):
         import socket
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        self.part = "api"
-        self.log_path = log_dir / "api.log"
+        self.part, self.killed = command, False
+        self.log_path = log_dir / f"{command}.log"
         self._log = open(self.log_path, "wb")
         self.url = f"http://127.0.0.1:{self.port}"
         with START_LOCK:
             self.proc = subprocess.Popen(
-                [CSM, "api", "--host", "127.0.0.1", "--port", str(self.port)], env=env,
+                [CSM, command, "--host", "127.0.0.1", "--port", str(self.port)], env=env,
                 stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
             self._wait_health(timeout)
 
     def _wait_health(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            assert self.alive(), f"csm api exited:\n{self.log_tail()}"
+            assert self.alive(), f"csm {self.part} exited:\n{self.log_tail()}"
             try:
                 if httpx.get(self.url + "/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, f"csm api did not start:\n{self.log_tail()}"
+            assert time.monotonic() < deadline, f"csm {self.part} did not start:\n{self.log_tail()}"
             time.sleep(0.1)
 
     def client(self, role: str | None = None) -> httpx.Client:

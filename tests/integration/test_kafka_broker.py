@@ -1,14 +1,22 @@
-"""Real Kafka broker (infra.kafka_broker): produce, consume, restart on the same port, data kept."""
+"""Real Kafka broker (infra.kafka_broker): produce, consume, restart on the same port, data kept;
+`csm kafka` says so and exits when its broker dies."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import time
 from collections import defaultdict
+from pathlib import Path
 
+import orjson
+import psutil
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from csm.infra.kafka_broker import KafkaBroker
+from tests.kafka_fixtures import CSM
 
 TOPIC = "csm-broker-selftest"
 PARTITIONS = 3
@@ -102,3 +110,34 @@ def test_produce_consume_restart_keeps_data(broker: KafkaBroker) -> None:
     finally:
         check.close()
     assert committed == N
+
+
+def test_csm_kafka_exits_non_zero_naming_the_kept_broker_log_when_its_broker_dies(tmp_path) -> None:
+    err = open(tmp_path / "stderr", "wb")
+    proc = subprocess.Popen([CSM, "kafka", "--partitions", "1"], stdout=subprocess.PIPE,
+                            stderr=err, start_new_session=True)
+    try:
+        first = proc.stdout.readline().decode()    # the broker is up when this is printed
+        assert first.startswith("KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"), (
+            first, (tmp_path / "stderr").read_text()[-2000:])
+        [java] = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                  if p.name() == "java"]
+        java.kill()
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
+    lines = [orjson.loads(line) for line in (tmp_path / "stderr").read_bytes().splitlines()]
+    died = [r for r in lines if r["level"] == "error" and "died" in r["event"]]
+    kept = re.search(r"kept at (\S+);", died[0]["event"]).group(1) if died else None
+    print(f"\ncsm kafka after its broker was killed: exit code {code}; says "
+          f"{died[0]['event'][:160] if died else None!r}")
+    try:
+        assert code == 1
+        assert died and Path(kept).is_file() and Path(kept).name == "broker.log"
+        assert all(r["part"] == "kafka" for r in lines)
+    finally:
+        if kept:
+            shutil.rmtree(Path(kept).parent, ignore_errors=True)

@@ -1,10 +1,13 @@
 """The Kafka broker stops for 30 s in the middle of a load: the API keeps answering 201,
-and after the broker returns everything arrives — nothing is lost.
+after the broker returns everything arrives — nothing is lost — and every part is back
+at the head within 10 s.
 
 Relay, projectors and inbound consumer run in this process beside the API (as
 `csm serve` runs them). Channel messages are produced before the outage (a
 backlog the inbound consumer is still working on when the broker stops) and after
-it returns.
+it returns. "Back at the head": the relay and each projection have reached the store's
+head as it was when the broker returned, and the inbound consumer has recorded every
+message sent before the outage; the load goes on meanwhile.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 
 import pytest
 
+from csm.projections.registry import ALL
 from tests.read_model_checks import compare_with_rebuild
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     HttpLoad,
@@ -32,6 +36,30 @@ from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fix
 )
 
 DOWN_FOR = 30
+BACK_WITHIN = 10.0
+
+
+class Recovery(threading.Thread):
+    """From the broker's return, when each part first reached what it had to catch up on."""
+
+    def __init__(self, pool, topic: str, inbound: int, timeout: float = 120):
+        super().__init__(name="recovery", daemon=True)
+        self.pool, self.topic, self.inbound, self.timeout = pool, topic, inbound, timeout
+        self.head = progress(pool, topic)["head"]
+        self.started = time.monotonic()
+        self.at: dict[str, float] = {}
+
+    def run(self) -> None:
+        while time.monotonic() - self.started < self.timeout:
+            p, t = progress(self.pool, self.topic), time.monotonic() - self.started
+            reached = {"relay": p["relay"] >= self.head, "inbound": p["inbound"] >= self.inbound,
+                       **{f"projection {n}": v >= self.head for n, v in p["projections"].items()}}
+            for part, ok in reached.items():
+                if ok:
+                    self.at.setdefault(part, t)
+            if len(self.at) == 2 + len(ALL):
+                return
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -77,6 +105,9 @@ def test_the_api_keeps_answering_while_kafka_is_down_and_everything_arrives_afte
     time.sleep(DOWN_FOR / 2)
     end = progress(rt.pool, topics.events)
     kafka_broker.start()
+    recovery = Recovery(rt.pool, topics.events,
+                        len(expected(first + backlog).message_ids))
+    recovery.start()
     down = time.monotonic() - stopped
     phase["now"] = "after"
     produce(bootstrap, topics.inbound, second)
@@ -88,6 +119,7 @@ def test_the_api_keeps_answering_while_kafka_is_down_and_everything_arrives_afte
     exp = expected(messages)
     p = wait_caught_up(rt.pool, topics.events, 180, inbound=len(exp.message_ids))
     recovered = time.monotonic() - stopped
+    recovery.join(60)
 
     report = check_events_topic(rt.pool, bootstrap, topics.events)
     inbound_problems, inbound_counts = check_inbound_effects(rt.pool, exp)
@@ -100,6 +132,9 @@ def test_the_api_keeps_answering_while_kafka_is_down_and_everything_arrives_afte
           f"{at_stop['relay']:,}, {mid['relay']:,}, {end['relay']:,}; inbound records "
           f"{at_stop['inbound']:,}, {mid['inbound']:,}, {end['inbound']:,}; everything arrived "
           f"{recovered:.1f} s after the stop, at {p['head']:,}")
+    print(f"back at the head after the broker returned (head {recovery.head:,} then): "
+          + ", ".join(f"{part} {t:.1f} s" for part, t in sorted(recovery.at.items(),
+                                                                key=lambda x: x[1])))
     print(f"topic: {report.line()}")
     print(f"inbound: {exp.sent:,} messages ({len(exp.message_ids):,} distinct), {inbound_counts};"
           f" dead letters {len(dead)}")
@@ -114,3 +149,7 @@ def test_the_api_keeps_answering_while_kafka_is_down_and_everything_arrives_afte
     assert not dead, [(d.value[:200], d.headers) for d in dead[:5]]
     assert not problems, "\n".join(problems)
     assert rt.projectors.running() and parts.running()
+    late = {part: t for part, t in recovery.at.items() if t > BACK_WITHIN}
+    missing = {"relay", "inbound", *(f"projection {n}" for n in ALL)} - set(recovery.at)
+    assert not late and not missing, (f"not back at the head within {BACK_WITHIN} s of the "
+                                      f"broker's return: {late}, never: {missing}")

@@ -57,12 +57,14 @@ class Killer(threading.Thread):
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.runs = 0
+        self.started: list[Part] = []
         self.conn = psycopg.connect(url, autocommit=True)
         self.proc = self._start()
 
     def _start(self) -> Part:
         self.runs += 1
-        return Part(self.part, self.env, self.log_dir, self.runs)
+        self.started.append(Part(self.part, self.env, self.log_dir, self.runs))
+        return self.started[-1]
 
     def measure(self) -> int:
         p = progress(self.conn, self.topic)
@@ -167,6 +169,8 @@ def test_killing_relay_projectors_and_inbound_with_sigkill_loses_nothing_and_cou
     inbound_problems, inbound_counts = check_inbound_effects(rt.pool, exp)
     dead = consume_all(bootstrap, topics.dlq)
     problems, counts, at = compare_with_rebuild(rt)
+    log_problems = [line for k in killers.values() for run in k.started
+                    for line in run.log_lines()[1]]
     print(f"\ncrash recovery (seed {seed}): load of {load.sent:,} HTTP commands and "
           f"{exp.sent:,} channel messages ({len(exp.message_ids):,} distinct) over "
           f"{loaded_for:.0f} s; events {p['head']:,}")
@@ -182,3 +186,4 @@ def test_killing_relay_projectors_and_inbound_with_sigkill_loses_nothing_and_cou
     assert not inbound_problems, "\n".join(inbound_problems)
     assert not dead, [(d.value[:200], d.headers) for d in dead[:5]]
     assert not problems, "\n".join(problems)
+    assert not log_problems, "\n".join(log_problems[:10])

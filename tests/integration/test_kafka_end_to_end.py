@@ -124,7 +124,8 @@ def test_ten_thousand_commands_and_channel_messages_all_reach_kafka_and_the_read
           f" {exp.sent:,} channel messages ({len(exp.message_ids):,} distinct, {exp.repeats} sent"
           f" twice) in {sent_for:.1f} s; all caught up after {caught_up_after:.1f} s at "
           f"position {p['head']:,}")
-    print(f"topic: {report.line()}")
+    marks = report.watermarks / report.records
+    print(f"topic: {report.line()}; watermark records {marks:.1%} of the topic")
     print(f"inbound: {inbound_counts}; dead letters {len(dead)}")
     print(f"read models equal a rebuild at {at:,}: {rows_line(counts)}")
     assert not report.problems, "\n".join(report.problems)
@@ -133,3 +134,4 @@ def test_ten_thousand_commands_and_channel_messages_all_reach_kafka_and_the_read
     assert not inbound_problems, "\n".join(inbound_problems)
     assert not dead, [(d.value[:200], d.headers) for d in dead[:5]]
     assert counts["complaints"] > 0 and counts["satisfaction_facts"] > 0
+    assert marks < 0.2, f"watermark records are {marks:.1%} of the topic"
