@@ -7,7 +7,7 @@ database's clock), state (`running`, or `failed` with the error and since when)
 and details (positions, lag per partition, last scan). A row that is no longer
 written means its process stalled or died. A clean stop deletes the process's
 rows; the rows of a process that died are deleted by the others after an hour.
-Dead letters are counted per minute into `csm_dead_letters`.
+Dead letters are counted per minute into `csm_dead_letter_counts`.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS csm_part_status (
     details jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (part, instance)
 );
-CREATE TABLE IF NOT EXISTS csm_dead_letters (
+CREATE TABLE IF NOT EXISTS csm_dead_letter_counts (
     topic text NOT NULL,
     minute timestamptz NOT NULL,
     count bigint NOT NULL,
@@ -169,9 +169,9 @@ class Heartbeat:
 def count_dead_letters(pool: ConnectionPool, topic: str, n: int) -> None:
     if n:
         with pool.connection() as conn:
-            conn.execute("INSERT INTO csm_dead_letters VALUES (%s, date_trunc('minute', now()), "
+            conn.execute("INSERT INTO csm_dead_letter_counts VALUES (%s, date_trunc('minute', now()), "
                          "%s) ON CONFLICT (topic, minute) DO UPDATE SET count = "
-                         "csm_dead_letters.count + excluded.count", (topic, n))
+                         "csm_dead_letter_counts.count + excluded.count", (topic, n))
 
 
 class ConsumerLag:

@@ -32,7 +32,7 @@ PARTS = ("SELECT part, instance, pid, host, started_at, last_seen, "
          "extract(epoch FROM now() - last_seen) AS age_seconds, state, error, error_since, "
          "details FROM csm_part_status ORDER BY part, instance")
 DEAD_LETTERS = ("SELECT coalesce(sum(count) FILTER (WHERE minute > now() - interval '1 hour'),"
-                " 0) AS last_hour, coalesce(sum(count), 0) AS total FROM csm_dead_letters "
+                " 0) AS last_hour, coalesce(sum(count), 0) AS total FROM csm_dead_letter_counts "
                 "WHERE topic = %s")
 
 

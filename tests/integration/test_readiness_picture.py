@@ -137,7 +137,7 @@ def test_dead_letters_counted_by_the_inbound_consumer_are_reported_for_the_last_
     count_dead_letters(rt.pool, dlq, 2)
     count_dead_letters(rt.pool, dlq, 3)
     with rt.pool.connection() as conn:
-        conn.execute("INSERT INTO csm_dead_letters VALUES (%s, now() - interval '2 hours', 4)",
+        conn.execute("INSERT INTO csm_dead_letter_counts VALUES (%s, now() - interval '2 hours', 4)",
                      (dlq,))
     code, body = rt.readiness()
     assert code == 200  # dead letters are the messages' fault, not a part's
