@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.policy import PolicyRules
+from csm.domain.policy import PolicyRules
 
 
 class CommandAnswer(BaseModel):

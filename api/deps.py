@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 
-from api.docs import ASSETS_URL
-from api.errors import Forbidden, Unauthorized
-from infra.runtime import Runtime
+from csm.api.docs import ASSETS_URL
+from csm.api.errors import Forbidden, Unauthorized
+from csm.infra.runtime import Runtime
 
 
 @dataclass(frozen=True)

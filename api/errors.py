@@ -14,8 +14,8 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
-from infra.idempotency import IdempotencyMismatch
+from csm.domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
+from csm.infra.idempotency import IdempotencyMismatch
 
 log = structlog.get_logger()
 PROBLEM = "application/problem+json"

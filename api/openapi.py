@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from api.answers import Readiness
-from api.errors import PROBLEM
-from api.slices import COMMA_SEPARATED, comma_separated
+from csm.api.answers import Readiness
+from csm.api.errors import PROBLEM
+from csm.api.slices import COMMA_SEPARATED, comma_separated
 
 PROTECTED_PREFIX = "/v1/"
 BEARER = "bearer"

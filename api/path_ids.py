@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Path
 
-from domain.policy import POLICY_STREAM_ID
-from domain.values import ID_PATTERN
+from csm.domain.policy import POLICY_STREAM_ID
+from csm.domain.values import ID_PATTERN
 
 PathId = Annotated[str, Path(pattern=ID_PATTERN, description="an id: [A-Za-z0-9_.:-]{1,64}")]
 # The audit also reads the policy stream, whose id lies outside the client pattern on purpose.

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.fields import (
+from csm.domain.fields import (
     WHOLE_NUMBER,
     Id,
     SafeInteger,
@@ -29,7 +29,7 @@ from domain.fields import (
     Timestamp,
     storable_text,
 )
-from domain.values import (
+from csm.domain.values import (
     FeedbackKind,
     RevisitOutcome,
     RevisitReason,
@@ -56,7 +56,7 @@ class Timed(Body):
 
     def when(self, now: datetime) -> datetime:
         """occurred_at, defaulting to the time of receipt; never more than 5 minutes ahead."""
-        from domain.errors import InvalidInput
+        from csm.domain.errors import InvalidInput
         if self.occurred_at is None:
             return now
         if self.occurred_at > now + MAX_FUTURE:

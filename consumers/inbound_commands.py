@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-from api.schemas import (
+from csm.api.schemas import (
     ComplaintIn,
     CustomerIn,
     FeedbackIn,
@@ -22,9 +22,9 @@ from api.schemas import (
     ResponseIn,
     RevisitCompleteIn,
 )
-from domain.application import Hook, Recorded
-from domain.csm import CsmApplication
-from domain.fields import Id, Timestamp, storable_text
+from csm.domain.application import Hook, Recorded
+from csm.domain.csm import CsmApplication
+from csm.domain.fields import Id, Timestamp, storable_text
 
 MessageType = Literal["customer.registered", "feedback.submitted", "complaint.opened",
                       "complaint.reopened", "survey.answered", "revisit.completed"]

@@ -23,7 +23,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from domain.values import ID_PATTERN, SLUG_PATTERN
+from csm.domain.values import ID_PATTERN, SLUG_PATTERN
 
 # RFC 3339 §5.6 full-date and date-time, as JSON Schema's `date` and `date-time` formats read
 # them; [0-9] because \d would also take other scripts' digits.

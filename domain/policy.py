@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent
-from domain.fields import WHOLE_NUMBER, Id, Slug
-from domain.values import SEVERITIES, Severity
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.fields import WHOLE_NUMBER, Id, Slug
+from csm.domain.values import SEVERITIES, Severity
 
 # Not a valid client id (see ID_PATTERN), so no business record can take it.
 POLICY_STREAM_ID = "$policy"

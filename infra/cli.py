@@ -10,12 +10,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from infra.logging import configure_logging
-from infra.settings import get_settings
+from csm.infra.logging import configure_logging
+from csm.infra.settings import get_settings
 
 
 def _runtime():
-    from infra.runtime import start_runtime
+    from csm.infra.runtime import start_runtime
     settings = get_settings()
     configure_logging(settings.csm_log_level)
     return start_runtime(settings)
@@ -24,7 +24,7 @@ def _runtime():
 def _serve_api(host: str, port: int, projectors: bool) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from csm.api.app import create_app
     runtime = _runtime()
     try:
         if projectors:
@@ -140,7 +140,7 @@ def deadlines() -> None:
 @click.option("--partitions", default=6, show_default=True, type=int)
 def kafka(partitions: int) -> None:
     """Run a local single-node Kafka broker for development (jars from Maven Central)."""
-    from infra.kafka_broker import KafkaBroker
+    from csm.infra.kafka_broker import KafkaBroker
     with KafkaBroker(num_partitions=partitions) as broker:
         click.echo(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}")
         _wait_for_signal()
@@ -152,9 +152,9 @@ def rebuild(names: tuple[str, ...]) -> None:
     """Rebuild read models (all, or NAMES) into fresh tables and swap them in atomically."""
     from tqdm import tqdm
 
-    from projections.rebuild import rebuild as run_rebuild
-    from projections.registry import select
-    from projections.store import head_position
+    from csm.projections.rebuild import rebuild as run_rebuild
+    from csm.projections.registry import select
+    from csm.projections.store import head_position
     runtime = _runtime()
     try:
         chosen = select(list(names) or None)
@@ -172,7 +172,7 @@ def verify() -> None:
     """Check the hash chain of every stored event; print the report as JSON; exit 1 if broken."""
     from tqdm import tqdm
 
-    from infra.chain import verify_chain
+    from csm.infra.chain import verify_chain
     runtime = _runtime()
     try:
         with tqdm(unit=" events", file=sys.stderr, desc="verify") as bar:
@@ -188,7 +188,7 @@ def verify() -> None:
 @click.option("--password", envvar="CSM_BI_PASSWORD", help="Make it a login role with this password.")
 def grant_bi(role: str, password: str | None) -> None:
     """Create (or fix) a PostgreSQL role that can read csm_read and nothing else."""
-    from infra.bi_role import grant_bi_role
+    from csm.infra.bi_role import grant_bi_role
     runtime = _runtime()
     try:
         grant_bi_role(runtime.pool, role, password)

@@ -3,14 +3,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from api.answers import CommandAnswer, ComplaintOpened, ComplaintRecord, Escalated, Reopened
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import COMMAND, RECORD
-from api.path_ids import PathId
-from api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
-from api.timeline import public_event
-from domain.complaint import Complaint
+from csm.api.answers import CommandAnswer, ComplaintOpened, ComplaintRecord, Escalated, Reopened
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import COMMAND, RECORD
+from csm.api.path_ids import PathId
+from csm.api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
+from csm.api.timeline import public_event
+from csm.domain.complaint import Complaint
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 Agent = Annotated[Caller, Depends(allow("agent"))]

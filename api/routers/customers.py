@@ -3,13 +3,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from api.answers import CommandAnswer, CustomerRecord
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import COMMAND, CREATE, RECORD
-from api.path_ids import PathId
-from api.schemas import CustomerIn, EraseIn
-from domain.customer import Customer
+from csm.api.answers import CommandAnswer, CustomerRecord
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import COMMAND, CREATE, RECORD
+from csm.api.path_ids import PathId
+from csm.api.schemas import CustomerIn, EraseIn
+from csm.domain.customer import Customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 MASK = "***"

@@ -3,11 +3,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.answers import CommandAnswer
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import CREATE
-from api.schemas import DepartmentIn
+from csm.api.answers import CommandAnswer
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import CREATE
+from csm.api.schemas import DepartmentIn
 
 router = APIRouter(prefix="/v1/departments", tags=["departments"])
 

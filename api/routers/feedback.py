@@ -3,11 +3,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.answers import FeedbackRecorded
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import COMMAND
-from api.schemas import FeedbackIn
+from csm.api.answers import FeedbackRecorded
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import COMMAND
+from csm.api.schemas import FeedbackIn
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 

@@ -4,9 +4,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.answers import Alive, Readiness
-from api.deps import RuntimeDep
-from api.openapi import NOT_READY
+from csm.api.answers import Alive, Readiness
+from csm.api.deps import RuntimeDep
+from csm.api.openapi import NOT_READY
 
 router = APIRouter(tags=["health"])
 

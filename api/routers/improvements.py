@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from api.answers import CommandAnswer
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import COMMAND
-from api.path_ids import PathId
-from api.schemas import EmptyIn, ImprovementIn, VerifyIn
+from csm.api.answers import CommandAnswer
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import COMMAND
+from csm.api.path_ids import PathId
+from csm.api.schemas import EmptyIn, ImprovementIn, VerifyIn
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"])
 Manager = Annotated[Caller, Depends(allow("manager"))]

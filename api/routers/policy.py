@@ -4,11 +4,11 @@ from typing import Annotated
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Request
 
-from api.answers import PolicyInForce, PolicyPublished
-from api.commanding import record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import CREATE, SERVICE
-from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, PolicyRules
+from csm.api.answers import PolicyInForce, PolicyPublished
+from csm.api.commanding import record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import CREATE, SERVICE
+from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, PolicyRules
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
-from api.deps import Caller, RuntimeDep, allow
-from api.openapi import QUERY
-from api.path_ids import PathId
-from api.report_answers import (
+from csm.api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.openapi import QUERY
+from csm.api.path_ids import PathId
+from csm.api.report_answers import (
     Backlog,
     ComplaintStatsRow,
     FeedbackStatsRow,
@@ -21,12 +21,12 @@ from api.report_answers import (
     ScoreRow,
     SurveyStats,
 )
-from api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
-from domain.errors import NotFound
-from domain.fields import Timestamp
-from projections import complaints_query, followups_query, scores_query
-from projections.query import Slice
-from projections.satisfaction_query import FILTERABLE, satisfaction
+from csm.api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
+from csm.domain.errors import NotFound
+from csm.domain.fields import Timestamp
+from csm.projections import complaints_query, followups_query, scores_query
+from csm.projections.query import Slice
+from csm.projections.satisfaction_query import FILTERABLE, satisfaction
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]

@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.answers import CommandAnswer, InvitationsSent
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.openapi import COMMAND, CREATE
-from api.path_ids import PathId
-from api.schemas import InvitationsIn, ResponseIn, SurveyIn
+from csm.api.answers import CommandAnswer, InvitationsSent
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.openapi import COMMAND, CREATE
+from csm.api.path_ids import PathId
+from csm.api.schemas import InvitationsIn, ResponseIn, SurveyIn
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 

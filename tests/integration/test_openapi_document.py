@@ -6,7 +6,7 @@ import re
 import httpx
 import pytest
 
-from api.errors import PROBLEM
+from csm.api.errors import PROBLEM
 
 PAGES = ("/docs", "/redoc")
 LINKED = re.compile(r"""(?:src|href|spec-url)="([^"]+)"|url: '([^']+)'""")

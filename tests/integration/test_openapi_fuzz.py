@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from api.app import create_app
-from api.openapi import BEARER
-from infra.runtime import start_runtime
+from csm.api.app import create_app
+from csm.api.openapi import BEARER
+from csm.infra.runtime import start_runtime
 from tests.conftest import LiveServer, new_database, settings_for
 from tests.http_builders import complaint, created, customer, department, survey
 

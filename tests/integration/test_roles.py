@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from api.app import create_app
-from api.errors import PROBLEM
+from csm.api.app import create_app
+from csm.api.errors import PROBLEM
 
 # The document the live server serves, read here to parametrize one test per route.
 DOCUMENT = create_app(None).openapi()  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ import orjson
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
-from consumers.inbound import REFUSED, Inbound, _reason
-from domain.values import ID_PATTERN, derived_id
+from csm.consumers.inbound import REFUSED, Inbound, _reason
+from csm.domain.values import ID_PATTERN, derived_id
 from tests.conftest import ROLES
 from tests.http_builders import complaint, created, customer, department, survey, uid
 

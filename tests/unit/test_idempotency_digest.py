@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.idempotency import request_digest
+from csm.infra.idempotency import request_digest
 
 ROUTE = "POST /v1/surveys/s1/responses"
 

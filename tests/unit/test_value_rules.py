@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from domain.fields import Id, Short, Slug, Text, Timestamp
-from domain.policy import PolicyRules
-from domain.values import ID_PATTERN, derived_id
+from csm.domain.fields import Id, Short, Slug, Text, Timestamp
+from csm.domain.policy import PolicyRules
+from csm.domain.values import ID_PATTERN, derived_id
 
 TEXT = TypeAdapter(Text)
 SHORT = TypeAdapter(Short)
