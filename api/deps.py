@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
 
+from csm.api.docs import ASSETS_URL
 from csm.api.errors import Forbidden, Unauthorized
 from csm.infra.runtime import Runtime
 
@@ -27,7 +30,8 @@ def get_runtime(request: Request) -> Runtime:
 
 
 # The only paths answered without a key; an entry ending in "/" covers the paths under it.
-PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/", "/redoc")
+PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/", "/redoc",
+                f"{ASSETS_URL}/")
 
 
 def is_public(path: str) -> bool:
@@ -50,15 +54,41 @@ def get_caller(request: Request, authorization: Annotated[str | None, Header()] 
 
 
 def allow(*roles: str):
-    """A dependency that lets through the given roles (and admin, who may do everything)."""
+    """A dependency that lets through the given roles (and admin, who may do everything).
+
+    Every /v1 route depends on it, so it also refuses a repeated query parameter: after the
+    role, so that a role that may not use the route gets 403 whatever the query holds.
+    """
     allowed = {*roles, "admin"}
 
-    def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    def check(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
         if caller.role not in allowed:
             raise Forbidden(f"role '{caller.role}' may not do this; allowed: "
                             f"{', '.join(sorted(allowed))}")
+        refuse_repeated_query(request)
         return caller
     return check
+
+
+def refuse_repeated_query(request: Request) -> None:
+    """422 for a query parameter of the route sent more than once (FastAPI keeps the last)."""
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(n for n in _query_names(request.scope["route"]) if counts[n] > 1)
+    if repeated:
+        raise RequestValidationError([
+            {"type": "value_error", "loc": ("query", name), "msg": "given more than once",
+             "input": request.query_params.getlist(name)} for name in repeated])
+
+
+def _query_names(route: Any) -> frozenset[str]:
+    """The query parameters a route and its dependencies declare."""
+    names: set[str] = set()
+    dependants = [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        names.update(field.alias for field in dependant.query_params)
+        dependants.extend(dependant.dependencies)
+    return frozenset(names)
 
 
 def now() -> datetime:

@@ -10,7 +10,9 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from csm.domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
 from csm.infra.idempotency import IdempotencyMismatch
@@ -127,7 +129,23 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
 def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     # A 413 raised elsewhere (Starlette, FastAPI) is the same problem as ours.
     slug, title = HTTP_TYPES.get(exc.status_code, (f"http-{exc.status_code}", str(exc.detail)))
-    return problem(exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return problem(exc.status_code, slug, title, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path.
+
+    Starlette's 405 names the methods of the first route whose path matched, while a
+    path such as /v1/policy is served by one route per method.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 HTTP_TYPES = {status: (slug, title) for cls, status, slug, title in STATUS

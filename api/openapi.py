@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from csm.api.answers import Readiness
 from csm.api.errors import PROBLEM
+from csm.api.slices import COMMA_SEPARATED, comma_separated
 
 PROTECTED_PREFIX = "/v1/"
 BEARER = "bearer"
@@ -95,6 +96,9 @@ def _describe(doc: dict[str, Any]) -> dict[str, Any]:
             # The key travels as a security scheme, not as a parameter a client fills in.
             params = [p for p in operation.get("parameters", ())
                       if not (p["in"] == "header" and p["name"].lower() == "authorization")]
+            for p in params:
+                if COMMA_SEPARATED in p.get("schema", {}):
+                    comma_separated(p)
             if params:
                 operation["parameters"] = params
             else:

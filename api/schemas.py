@@ -15,12 +15,20 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
-    StrictInt,
     StringConstraints,
     model_validator,
 )
 
-from csm.domain.fields import Id, Short, Slug, Text, Timestamp, storable_text
+from csm.domain.fields import (
+    WHOLE_NUMBER,
+    Id,
+    SafeInteger,
+    Short,
+    Slug,
+    Text,
+    Timestamp,
+    storable_text,
+)
 from csm.domain.values import (
     FeedbackKind,
     RevisitOutcome,
@@ -32,6 +40,11 @@ from csm.domain.values import (
 )
 
 MAX_FUTURE = timedelta(minutes=5)
+# No @, control character or space of any script on either side of the @: spelled out, as
+# \s means other characters in ECMAScript (the OpenAPI's regex dialect) than in Rust or Python.
+_PART = r"[^@\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+EMAIL = f"^{_PART}@{_PART}$"
+Score = Annotated[int, Strict(), Field(ge=1, le=5), WHOLE_NUMBER]
 
 
 class Body(BaseModel):
@@ -62,8 +75,7 @@ class DepartmentIn(Body):
 class CustomerIn(Body):
     customer_id: Id | None = None
     name: Short
-    email: Annotated[str, StringConstraints(strict=True, max_length=254,
-                                            pattern=r"^[^@\s\x00]+@[^@\s\x00]+$"),
+    email: Annotated[str, StringConstraints(strict=True, max_length=254, pattern=EMAIL),
                      BeforeValidator(storable_text)] | None = None
     phone: Annotated[str, StringConstraints(strict=True, max_length=40,
                                             pattern=r"^[0-9+()\-. ]{3,40}$"),
@@ -84,7 +96,7 @@ class FeedbackIn(Timed):
     kind: FeedbackKind
     department_id: Id | None = None
     category: Slug | None = None
-    rating: StrictInt | None = Field(default=None, ge=1, le=5)
+    rating: Score | None = None
     text: Text | None = None
     severity: Severity | None = None
 
@@ -123,7 +135,7 @@ class ReopenIn(Timed):
 
 class CloseIn(Timed):
     customer_satisfied: StrictBool | None = None
-    satisfaction: StrictInt | None = Field(default=None, ge=1, le=5)
+    satisfaction: Score | None = None
 
 
 class QuestionIn(Body):
@@ -147,7 +159,8 @@ class InvitationsIn(Body):
 
 class AnswerIn(Body):
     question_id: Id
-    value: StrictInt
+    # Bounded so that any value can be digested and stored; its question's scale decides.
+    value: SafeInteger
 
 
 class ResponseIn(Timed):
@@ -170,7 +183,7 @@ class RevisitIn(Timed):
 
 class RevisitCompleteIn(Timed):
     outcome: RevisitOutcome
-    satisfaction: StrictInt | None = Field(default=None, ge=1, le=5)
+    satisfaction: Score | None = None
     notes: Text | None = None
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 
+from csm.domain.fields import LocalDate
 from csm.domain.values import ID_PATTERN, SLUG_PATTERN, FeedbackKind, RevisitReason, Severity, Tier
 from csm.projections.query import GROUPS, Slice
 
@@ -28,14 +29,25 @@ FILTERS: dict[str, Any] = {
     "department_id": IdFilter, "channel": SlugFilter, "dimension": SlugFilter,
     "survey_id": IdFilter, "tier": Tier | None, "kind": FeedbackKind | None,
     "severity": Severity | None, "reason": RevisitReason | None}
+# Marks a parameter sent as one comma-separated list of distinct names: a string pattern
+# cannot say "each at most once", so `api.openapi` publishes it as an array of unique items.
+COMMA_SEPARATED = "x-comma-separated"
 _ARG = Parameter.KEYWORD_ONLY
 _RANGE = [
     Parameter("period", _ARG, default="month", annotation=Period),
     Parameter("from_", _ARG, default=None, annotation=Annotated[
-        date | None, Query(alias="from", description="first local date")]),
+        LocalDate | None, Query(alias="from", description="first local date")]),
     Parameter("to", _ARG, default=None, annotation=Annotated[
-        date | None, Query(description="last local date (inclusive)")]),
+        LocalDate | None, Query(description="last local date (inclusive)")]),
 ]
+
+
+def comma_separated(parameter: dict[str, Any]) -> None:
+    """Rewrites a marked OpenAPI query parameter as what it is: an array in style form."""
+    names = parameter["schema"].pop(COMMA_SEPARATED)
+    parameter.update(style="form", explode=False, schema={
+        "type": "array", "items": {"type": "string", "enum": names}, "minItems": 1,
+        "uniqueItems": True, "description": parameter["schema"].get("description", "")})
 
 
 def slice_params(columns: Collection[str], *, groupable: bool = True) -> Callable[..., Slice]:
@@ -47,7 +59,8 @@ def slice_params(columns: Collection[str], *, groupable: bool = True) -> Callabl
         params.append(Parameter("group_by", _ARG, default=None, annotation=Annotated[
             str | None, Query(pattern=f"^({choice})(,({choice}))*$",
                               description=f"comma-separated, each at most once: "
-                                          f"{', '.join(names)}")]))
+                                          f"{', '.join(names)}",
+                              json_schema_extra={COMMA_SEPARATED: names})]))
     params += [Parameter(c, _ARG, default=None, annotation=FILTERS[c])
                for c in FILTERS if c in columns]
 

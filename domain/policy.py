@@ -1,23 +1,27 @@
 """The rules in force: SLA hours, points, weights, follow-ups; published as versions."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
-from csm.domain.fields import Id
-from csm.domain.values import SEVERITIES, SLUG_PATTERN
+from csm.domain.fields import WHOLE_NUMBER, Id, Slug
+from csm.domain.values import SEVERITIES, Severity
 
 # Not a valid client id (see ID_PATTERN), so no business record can take it.
 POLICY_STREAM_ID = "$policy"
 # Every ledger line is a PostgreSQL int and every rule travels as JSON with 64-bit integers:
-# bounds far inside both, far outside any sensible policy.
-PointsValue = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
-Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
-RULES_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+# bounds far inside both, far outside any sensible policy. Each bound is in the published
+# schema, so whatever it admits the projections can store.
+PointsValue = Annotated[int, Field(ge=-1_000_000, le=1_000_000), WHOLE_NUMBER]
+Count = Annotated[int, Field(ge=1, le=1_000_000_000), WHOLE_NUMBER]
+Weight = Annotated[float, Field(ge=0, le=1000)]
+# A JSON object keyed by severity needs every one of them; the schema says so too.
+EVERY_SEVERITY = Field(json_schema_extra={"required": list(SEVERITIES)})
+# Strict: a number is a JSON number, a flag a JSON boolean, never a string that reads as one.
+RULES_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class SlaHours(BaseModel):
@@ -29,7 +33,7 @@ class SlaHours(BaseModel):
 class Points(BaseModel):
     model_config = RULES_CONFIG
     praise: PointsValue = 2
-    complaint_received: dict[str, PointsValue] = Field(
+    complaint_received: Annotated[dict[Severity, PointsValue], EVERY_SEVERITY] = Field(
         default_factory=lambda: {"low": -1, "medium": -2, "high": -4, "critical": -8})
     sla_breach: PointsValue = -2
     escalation: PointsValue = -3
@@ -42,7 +46,8 @@ class Points(BaseModel):
     index_bonus: PointsValue = 10
     index_penalty: PointsValue = -10
     index_min_responses: Count = 30
-    index_penalty_margin: float = Field(default=10, ge=0)
+    # In points of the index, which lies in 0–100.
+    index_penalty_margin: float = Field(default=10, ge=0, le=100)
 
     @field_validator("complaint_received")
     @classmethod
@@ -75,10 +80,14 @@ def _default_sla() -> dict[str, SlaHours]:
 class PolicyRules(BaseModel):
     """One version of the policy; every field has the CONTRACT §5 default."""
     model_config = RULES_CONFIG
-    sla_hours: dict[str, SlaHours] = Field(default_factory=_default_sla)
+    sla_hours: Annotated[dict[Severity, SlaHours], EVERY_SEVERITY] = Field(
+        default_factory=_default_sla)
     high_value_factor: float = Field(default=0.5, gt=0, le=1)
     points: Points = Field(default_factory=Points)
-    dimension_weights: dict[str, float] = Field(default_factory=dict)
+    dimension_weights: dict[Slug, Weight] = Field(
+        default_factory=dict, max_length=1000,
+        # pydantic states the slug as patternProperties, which alone admit any other name.
+        json_schema_extra={"additionalProperties": False})
     followups: Followups = Field(default_factory=Followups)
 
     @field_validator("sla_hours")
@@ -89,16 +98,6 @@ class PolicyRules(BaseModel):
         for hours in v.values():
             if hours.resolve < hours.acknowledge:
                 raise ValueError("resolve hours must not be shorter than acknowledge hours")
-        return v
-
-    @field_validator("dimension_weights")
-    @classmethod
-    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        for name, weight in v.items():
-            if not re.fullmatch(SLUG_PATTERN, name):
-                raise ValueError(f"dimension name {name!r} is not a slug")
-            if not (0 <= weight <= 1000):
-                raise ValueError(f"weight of {name!r} must lie in [0, 1000]")
         return v
 
     def weight(self, dimension: str) -> float:

@@ -7,6 +7,7 @@ racing with one key leave exactly one recording.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,9 +30,18 @@ class _Replay(Exception):
 
 
 def request_digest(route: str, body: Any) -> str:
-    """Equal JSON bodies (in any key order) give the same digest."""
-    return hashlib.sha256(route.encode() + b"\n" + orjson.dumps(
-        body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """Equal JSON bodies (in any key order) give the same digest, whatever JSON they hold."""
+    return hashlib.sha256(route.encode() + b"\n" + _canonical(body)).hexdigest()
+
+
+def _canonical(body: Any) -> bytes:
+    try:
+        # The form every digest already stored was made from.
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits and unpaired surrogates; no stored digest
+        # can have such a body, and this form takes any value (a time as its str()).
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def already_seen(pool: ConnectionPool, scope: str, keys: list[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ import re
 import time
 from typing import Any
 
+import jsonschema_rs
 import orjson
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
@@ -154,6 +155,40 @@ REFUSALS = [
      ["body", "points", "index_penalty_margin"], "finite"),
     ("department target NaN", "admin", "POST", "/v1/departments",
      b'{"name": "n", "satisfaction_target": NaN}', ["body", "satisfaction_target"], "finite"),
+    ("praise points that once stopped the ledger", "admin", "PUT", "/v1/policy",
+     lambda w: {"points": {"praise": 7353443439}}, ["body", "points", "praise"], "less than"),
+    ("praise points as a string", "admin", "PUT", "/v1/policy",
+     lambda w: {"points": {"praise": "2"}}, ["body", "points", "praise"], "valid integer"),
+    ("a follow-up flag as a string", "admin", "PUT", "/v1/policy",
+     lambda w: {"followups": {"revisit_on_low_score": "true"}},
+     ["body", "followups", "revisit_on_low_score"], "valid boolean"),
+    ("SLA hours for one severity only", "admin", "PUT", "/v1/policy",
+     lambda w: {"sla_hours": {"low": {"acknowledge": 1, "resolve": 2}}}, ["body", "sla_hours"],
+     "severities"),
+    ("complaint points for a severity that does not exist", "admin", "PUT", "/v1/policy",
+     lambda w: {"points": {"complaint_received": {
+         "low": -1, "medium": -2, "high": -4, "critical": -8, "urgent": -9}}},
+     ["body", "points", "complaint_received", "urgent", "[key]"], "'critical'"),
+    ("a dimension weight over 1000", "admin", "PUT", "/v1/policy",
+     lambda w: {"dimension_weights": {"experience": 1001}},
+     ["body", "dimension_weights", "experience"], "less than"),
+    ("a dimension weight named outside the slug pattern", "admin", "PUT", "/v1/policy",
+     lambda w: {"dimension_weights": {"Not a slug": 1}},
+     ["body", "dimension_weights", "Not a slug", "[key]"], "pattern"),
+    ("an index penalty margin beyond the index's 100", "admin", "PUT", "/v1/policy",
+     lambda w: {"points": {"index_penalty_margin": 101}},
+     ["body", "points", "index_penalty_margin"], "less than"),
+    ("a rating with a fraction", "channel", "POST", "/v1/feedback",
+     lambda w: fb(rating=2.5), ["body", "rating"], "valid integer"),
+    ("a rating as a string", "channel", "POST", "/v1/feedback",
+     lambda w: fb(rating="2"), ["body", "rating"], "valid integer"),
+    ("an answer beyond 64 bits", "channel", "POST", "/v1/surveys/{survey}/responses",
+     lambda w: {"channel": "web", "answers": [{"question_id": "q1", "value": 2**64}]},
+     ["body", "answers", 0, "value"], "less than"),
+    ("an answer one past the integers JSON holds exactly", "channel", "POST",
+     "/v1/surveys/{survey}/responses",
+     lambda w: {"channel": "web", "answers": [{"question_id": "q1", "value": -2**53}]},
+     ["body", "answers", 0, "value"], "greater than"),
 ]
 
 
@@ -223,7 +258,7 @@ def test_a_lone_surrogate_in_a_field_name_is_refused_with_422_not_500(http, runt
     r = send(http, "admin", "PUT" if path == "/v1/policy" else "POST", path, raw=raw)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == PROBLEM
-    assert [e["loc"][0] for e in r.json()["errors"]] == ["body"]
+    assert r.json()["errors"] and {e["loc"][0] for e in r.json()["errors"]} == {"body"}
     assert head(runtime) == before
 
 
@@ -243,7 +278,7 @@ def test_the_policy_stream_is_still_readable_by_the_audit(http):
 
 @pytest.mark.parametrize("as_of, says", [
     ("0001-01-01T00:00:00+14:00", "years"), ("2026-01-01T00:00:00+20:00", "±14:00"),
-    ("2026-01-01T00:00:00", "timezone"),
+    ("2026-01-01T00:00:00", "with an offset"), ("0.5", "RFC 3339"),
 ])
 def test_a_backlog_as_of_outside_the_timestamp_rules_is_422(http, as_of, says):
     r = http("agent").get("/v1/complaints/backlog", params={"as_of": as_of})
@@ -291,6 +326,94 @@ def test_values_at_the_edges_of_the_rules_are_recorded_and_projected(http, world
     assert revisits.status_code == 200, revisits.text
     assert [(r["period_start"][:4], r["scheduled"], r["overdue"])
             for r in revisits.json()["rows"]] == [("1900", 1, 0)]
+
+
+@pytest.mark.parametrize("value", [2**64, 10**40, -2**70])
+def test_an_answer_beyond_64_bits_with_an_idempotency_key_is_422_every_time(
+        http, runtime, world, value):
+    before = head(runtime)
+    body = {"channel": "web", "answers": [{"question_id": "q1", "value": value}]}
+    for _ in range(2):
+        r = http("channel").post(f"/v1/surveys/{world['survey']}/responses", json=body,
+                                 headers={"Idempotency-Key": uid("k-")})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["loc"] == ["body", "answers", 0, "value"]
+    assert head(runtime) == before
+
+
+def test_whole_numbers_written_with_a_fraction_are_the_integers_they_name(http, world):
+    dep = department(http)
+    rated = created(http("channel").post("/v1/feedback", json=fb(department_id=dep,
+                                                                   rating=2.0)))
+    created(http("channel").post(f"/v1/surveys/{world['survey']}/responses", json={
+        "channel": "web", "department_id": dep, "answers": [{"question_id": "q1", "value": 4.0}]}))
+    stats = http("manager").get("/v1/feedback/stats", params={
+        "department_id": dep, "min_position": rated["position"], "wait": 20})
+    assert stats.status_code == 200, stats.text
+    assert [r["mean_rating"] for r in stats.json()["rows"]] == [2]
+    # The defaults, spelled with fractions: nothing other tests rely on changes.
+    created(http("admin").put("/v1/policy", json={"points": {
+        "praise": 2.0, "index_min_responses": 30.0}}))
+    policy = http("admin").get("/v1/policy")
+    assert policy.status_code == 200, policy.text
+    assert '"praise":2,' in policy.text.replace(" ", "")
+    assert type(policy.json()["rules"]["points"]["index_min_responses"]) is int
+
+
+def _policy_schemas(document: dict) -> dict[str, dict]:
+    schemas = document["components"]["schemas"]
+    return {name: schemas[name] for name in ("PolicyRules", "SlaHours", "Points", "Followups")}
+
+
+def _numbers(schema: dict, where: str = ""):
+    """Every number or integer a schema admits, with where it is."""
+    if schema.get("type") in ("number", "integer"):
+        yield where, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from _numbers(sub, f"{where}.{name}")
+    for sub in schema.get("anyOf", ()):
+        yield from _numbers(sub, where)
+    for sub in [schema.get("additionalProperties"), *schema.get("patternProperties", {}).values()]:
+        if isinstance(sub, dict):
+            yield from _numbers(sub, f"{where}.*")
+
+
+def test_every_number_of_the_published_policy_has_both_bounds(live):
+    with live.client() as anonymous:
+        document = anonymous.get("/openapi.json").json()
+    found = [(f"{name}{where}", number) for name, schema in _policy_schemas(document).items()
+             for where, number in _numbers(schema)]
+    assert len(found) > 20, found
+    unbounded = [where for where, n in found
+                 if "maximum" not in n or not {"minimum", "exclusiveMinimum"} & set(n)]
+    assert unbounded == []
+
+
+def test_the_published_policy_names_every_severity_and_only_slugs_for_weights(live):
+    with live.client() as anonymous:
+        document = anonymous.get("/openapi.json").json()
+    rules, points = document["components"]["schemas"]["PolicyRules"], \
+        document["components"]["schemas"]["Points"]
+    for by_severity in (rules["properties"]["sla_hours"],
+                        points["properties"]["complaint_received"]):
+        assert by_severity["required"] == ["low", "medium", "high", "critical"]
+        assert by_severity["propertyNames"] == {"enum": ["low", "medium", "high", "critical"]}
+    weights = rules["properties"]["dimension_weights"]
+    assert list(weights["patternProperties"]) == [r"^[a-z0-9][a-z0-9_.-]{0,63}$"]
+    assert weights["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("email", [
+    "wang@example.com", "王芳@例子.中国", "a\u0085b@example.com", "a\u00a0b@example.com",
+    "a\u3000b@example.com", "a\ufeffb@example.com", "a\u001fb@example.com",
+    "a\u2028b@example.com", "a b@example.com", "a@b@example.com"])
+def test_the_server_and_the_published_pattern_agree_on_every_e_mail(live, http, email):
+    with live.client() as anonymous:
+        document = anonymous.get("/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/CustomerIn", "components": document["components"]}
+    published = jsonschema_rs.validator_for(schema).is_valid({"name": "n", "email": email})
+    r = http("channel").post("/v1/customers", json={"name": "n", "email": email})
+    assert r.status_code == (201 if published else 422), (email, r.text)
 
 
 def test_a_complaint_opened_by_a_64_character_feedback_id_gets_an_id_in_the_pattern(http, world):

@@ -45,7 +45,7 @@ def test_sla_hours_missing_a_severity_are_invalid():
 
 
 def test_sla_hours_with_an_unknown_severity_are_invalid():
-    with pytest.raises(ValidationError, match="sla_hours needs exactly the severities"):
+    with pytest.raises(ValidationError, match=r"sla_hours\.urgent\.\[key\]"):
         PolicyRules.model_validate({"sla_hours": {**ALL_SLA, "urgent": {"acknowledge": 1, "resolve": 2}}})
 
 
@@ -100,12 +100,12 @@ def test_complaint_points_missing_a_severity_are_invalid():
 
 
 def test_a_dimension_weight_name_that_is_not_a_slug_is_invalid():
-    with pytest.raises(ValidationError, match="is not a slug"):
+    with pytest.raises(ValidationError, match="should match pattern"):
         PolicyRules.model_validate({"dimension_weights": {"Product Quality": 1}})
 
 
 def test_a_negative_dimension_weight_is_invalid():
-    with pytest.raises(ValidationError, match="must lie in"):
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
         PolicyRules.model_validate({"dimension_weights": {"product_quality": -1}})
 
 
