@@ -8,9 +8,9 @@ from fastapi import Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from api.errors import StaleRead
-from domain.errors import NotFound
-from infra.runtime import Runtime
+from csm.api.errors import StaleRead
+from csm.domain.errors import NotFound
+from csm.infra.runtime import Runtime
 
 READ_SCHEMA = "csm_read"
 MinPosition = Annotated[int | None, Query(ge=0, description="wait until the read model has "

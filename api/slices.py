@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 
-from domain.errors import InvalidInput
-from projections.query import GROUPS, Slice
+from csm.domain.errors import InvalidInput
+from csm.projections.query import GROUPS, Slice
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 

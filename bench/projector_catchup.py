@@ -34,12 +34,12 @@ from pathlib import Path
 import psycopg
 
 from bench.synthetic import generate
-from infra.database import EmbeddedPostgres
-from infra.runtime import start_runtime
-from projections.rebuild import ensure_read_models, rebuild
-from projections.registry import ALL
-from projections.runner import Runner
-from projections.store import head_position, read_events
+from csm.infra.database import EmbeddedPostgres
+from csm.infra.runtime import start_runtime
+from csm.projections.rebuild import ensure_read_models, rebuild
+from csm.projections.registry import ALL
+from csm.projections.runner import Runner
+from csm.projections.store import head_position, read_events
 from tests.conftest import new_database, settings_for
 
 RAW_SELECT = ("SELECT notification_id, originator_id, originator_version, topic, state "

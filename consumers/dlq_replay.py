@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from consumers.inbound_retry import adapter_headers
-from consumers.kafka_io import CLIENT, MAX_MESSAGE_BYTES, close, header, producer, reachable
+from csm.consumers.inbound_retry import adapter_headers
+from csm.consumers.kafka_io import CLIENT, MAX_MESSAGE_BYTES, close, header, producer, reachable
 
 
 @dataclass

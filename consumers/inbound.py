@@ -27,9 +27,9 @@ from eventsourcing.persistence import IntegrityError
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
-from consumers.dead_letters import Letter, already_sent, digest, remember
-from consumers.inbound_commands import Envelope, command_for
-from consumers.inbound_retry import (
+from csm.consumers.dead_letters import Letter, already_sent, digest, remember
+from csm.consumers.inbound_commands import Envelope, command_for
+from csm.consumers.inbound_retry import (
     Holds,
     RetryPolicy,
     adapter_headers,
@@ -38,7 +38,7 @@ from consumers.inbound_retry import (
     origin,
     origin_headers,
 )
-from consumers.kafka_io import (
+from csm.consumers.kafka_io import (
     MAX_MESSAGE_BYTES,
     Undelivered,
     close,
@@ -49,11 +49,11 @@ from consumers.kafka_io import (
     producer,
     retriable,
 )
-from consumers.outage import Outage
-from consumers.refusal_reasons import not_found, reason
-from domain.csm import CsmApplication
-from domain.errors import DomainError, NotFound
-from infra.idempotency import (
+from csm.consumers.outage import Outage
+from csm.consumers.refusal_reasons import not_found, reason
+from csm.domain.csm import CsmApplication
+from csm.domain.errors import DomainError, NotFound
+from csm.infra.idempotency import (
     IdempotencyMismatch,
     already_seen,
     remember_all,

@@ -23,7 +23,7 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from consumers.kafka_io import header
+from csm.consumers.kafka_io import header
 
 FIRST_SEEN, NOT_BEFORE, ATTEMPT = "retry_first_seen", "retry_not_before", "retry_attempt"
 RETRY_ERROR = "retry_error"

@@ -34,8 +34,8 @@ from kafka.errors import (
 )
 from kafka.partitioner.default import murmur2
 
-from consumers.outage import Outage
-from projections.events import Ev
+from csm.consumers.outage import Outage
+from csm.projections.events import Ev
 
 log = structlog.get_logger()
 T = TypeVar("T")

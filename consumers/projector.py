@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_io import (
+from csm.consumers.kafka_io import (
     WATERMARK,
     close,
     consumer,
@@ -32,10 +32,10 @@ from consumers.kafka_io import (
     mark_of,
     retriable,
 )
-from consumers.outage import Outage
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.runner import Conflict, flush, prefetch
+from csm.consumers.outage import Outage
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.runner import Conflict, flush, prefetch
 
 log = structlog.get_logger()
 

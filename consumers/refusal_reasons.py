@@ -13,7 +13,7 @@ import orjson
 import psycopg
 from pydantic import ValidationError
 
-from domain.errors import NotFound
+from csm.domain.errors import NotFound
 
 JSON_TYPES = {"list": "an array", "str": "a string", "int": "a number", "float": "a number",
               "bool": "true or false", "NoneType": "null", "dict": "an object"}

@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_io import (
+from csm.consumers.kafka_io import (
     BROADCAST_TYPES,
     MARK_HEADER,
     WATERMARK,
@@ -38,9 +38,9 @@ from consumers.kafka_io import (
     producer,
     retriable,
 )
-from consumers.outage import Outage
-from infra.schema import EVENTS
-from projections.events import decode_stored
+from csm.consumers.outage import Outage
+from csm.infra.schema import EVENTS
+from csm.projections.events import decode_stored
 
 log = structlog.get_logger()
 SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state, recorded_at "

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
-from infra.schema import EVENTS
+from csm.infra.schema import EVENTS
 
 
 @dataclass(frozen=True)

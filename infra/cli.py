@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import click
 import structlog
 
-from infra.logging import configure_logging
-from infra.settings import get_settings
+from csm.infra.logging import configure_logging
+from csm.infra.settings import get_settings
 
 log = structlog.get_logger()
 
@@ -27,14 +27,14 @@ def _logging():
 
 
 def _runtime():
-    from infra.runtime import start_runtime
+    from csm.infra.runtime import start_runtime
     return start_runtime(_logging())
 
 
 def _serve_api(host: str, port: int, projectors: bool) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from csm.api.app import create_app
     runtime = _runtime()
     try:
         if projectors:
@@ -143,7 +143,7 @@ def kafka(partitions: int) -> None:
     """Run a local single-node Kafka broker for development (jars from Maven Central).
 
     Exits 1, naming the broker's log (kept), when the broker dies."""
-    from infra.kafka_broker import run
+    from csm.infra.kafka_broker import run
     _logging()
     sys.exit(run(partitions=partitions))
 
@@ -173,7 +173,7 @@ def replay(since: datetime | None, match: str | None) -> None:
     """Send dead letters back to the inbound topic after a fix (repeating it is harmless)."""
     import orjson
 
-    from consumers.dlq_replay import replay as run_replay
+    from csm.consumers.dlq_replay import replay as run_replay
     s = _logging()
     if not s.kafka_bootstrap_servers:
         raise SystemExit("csm dlq replay: KAFKA_BOOTSTRAP_SERVERS is not set")
@@ -189,9 +189,9 @@ def rebuild(names: tuple[str, ...]) -> None:
     """Rebuild read models (all, or NAMES) into fresh tables and swap them in atomically."""
     from tqdm import tqdm
 
-    from projections.rebuild import rebuild as run_rebuild
-    from projections.registry import select
-    from projections.store import head_position
+    from csm.projections.rebuild import rebuild as run_rebuild
+    from csm.projections.registry import select
+    from csm.projections.store import head_position
     runtime = _runtime()
     try:
         chosen = select(list(names) or None)
@@ -209,7 +209,7 @@ def verify() -> None:
     """Check the hash chain of every stored event; exit 1 if it is broken."""
     from tqdm import tqdm
 
-    from infra.chain import verify_chain
+    from csm.infra.chain import verify_chain
     runtime = _runtime()
     try:
         with tqdm(unit=" events", file=sys.stderr) as bar:
@@ -225,7 +225,7 @@ def verify() -> None:
 @click.option("--password", envvar="CSM_BI_PASSWORD", help="Make it a login role with this password.")
 def grant_bi(role: str, password: str | None) -> None:
     """Create (or fix) a PostgreSQL role that can read csm_read and nothing else."""
-    from infra.bi_role import grant_bi_role
+    from csm.infra.bi_role import grant_bi_role
     runtime = _runtime()
     try:
         grant_bi_role(runtime.pool, role, password)

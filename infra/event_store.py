@@ -9,9 +9,9 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from domain.csm import CsmApplication
-from infra.personal_data import PersonalDataMapper, PersonalKeys
-from infra.schema import EVENTS
+from csm.domain.csm import CsmApplication
+from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
+from csm.infra.schema import EVENTS
 
 TxHook = Callable[[Any, Sequence[int]], None]
 

@@ -19,7 +19,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 from psycopg_pool import ConnectionPool
 
-from domain.errors import InvalidTransition
+from csm.domain.errors import InvalidTransition
 
 ENVELOPE = "_pii"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from eventsourcing.cryptography import AESCipher
 
-from infra.settings import Settings
+from csm.infra.settings import Settings
 
 
 def cipher_key(settings: Settings) -> str:

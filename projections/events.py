@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from eventsourcing.utils import resolve_topic
 
-from domain.base import event_id
+from csm.domain.base import event_id
 
 
 @dataclass(frozen=True, slots=True)

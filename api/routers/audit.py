@@ -4,11 +4,11 @@ from typing import Annotated
 from eventsourcing.persistence import StoredEvent
 from fastapi import APIRouter, Depends
 
-from api.deps import Caller, RuntimeDep, allow
-from api.timeline import public_event
-from domain.errors import NotFound
-from infra.chain import verify_chain
-from infra.schema import EVENTS
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.timeline import public_event
+from csm.domain.errors import NotFound
+from csm.infra.chain import verify_chain
+from csm.infra.schema import EVENTS
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
-from api.deps import Caller, RuntimeDep, allow
-from api.slices import slice_params
-from domain.errors import NotFound
-from projections import complaints_query, followups_query, scores_query
-from projections.query import Slice
-from projections.satisfaction_query import satisfaction
+from csm.api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.slices import slice_params
+from csm.domain.errors import NotFound
+from csm.projections import complaints_query, followups_query, scores_query
+from csm.projections.query import Slice
+from csm.projections.satisfaction_query import satisfaction
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]

@@ -1,7 +1,7 @@
 """The hash chain finds tampering; personal data never lies in clear in the event store."""
 import pytest
 
-from infra.chain import verify_chain
+from csm.infra.chain import verify_chain
 from tests.conftest import LiveServer
 from tests.http_builders import created
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from infra.kafka_broker import KafkaBroker
+from csm.infra.kafka_broker import KafkaBroker
 from tests.kafka_fixtures import CSM
 
 TOPIC = "csm-broker-selftest"

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from projections.registry import ALL
+from csm.projections.registry import ALL
 from tests.read_model_checks import compare_with_rebuild
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     HttpLoad,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.survey import SurveyResponse
+from csm.domain.survey import SurveyResponse
 from tests.unit.domain_builders import T0, a_survey, at, open_complaint, recorded
 
 

@@ -5,10 +5,10 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from api.schemas import ComplaintIn
-from consumers.inbound_commands import Envelope
-from consumers.refusal_reasons import not_found, reason
-from domain.errors import NotFound
+from csm.api.schemas import ComplaintIn
+from csm.consumers.inbound_commands import Envelope
+from csm.consumers.refusal_reasons import not_found, reason
+from csm.domain.errors import NotFound
 
 
 def refusal(raw: bytes) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consumers.inbound_retry import RetryPolicy, adapter_headers, not_before, origin
+from csm.consumers.inbound_retry import RetryPolicy, adapter_headers, not_before, origin
 
 POLICY = RetryPolicy(for_seconds=10, backoff=1, backoff_max=4)
 

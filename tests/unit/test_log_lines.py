@@ -10,7 +10,7 @@ import time
 import orjson
 import structlog
 
-from infra.logging import Repeats, configure_logging
+from csm.infra.logging import Repeats, configure_logging
 
 
 def test_lines_written_by_many_threads_at_once_are_each_one_whole_json_object_naming_the_part():
