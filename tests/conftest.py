@@ -70,7 +70,7 @@ class LiveServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         config = uvicorn.Config(create_app(rt), host="127.0.0.1", port=self.port,
-                                log_level="warning", access_log=False)
+                                log_config=None, log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -57,14 +57,22 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 CSM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "csm")
 
 
+_BROKER: list[KafkaBroker] = []
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Any:
-    """One real single-node Kafka broker (KRaft) for the whole test run."""
-    broker = KafkaBroker(num_partitions=PARTITIONS,
-                         extra_props={"message.max.bytes": str(MAX_MESSAGE_BYTES)})
-    broker.start()
-    yield broker
-    broker.stop()
+    """One real single-node Kafka broker (KRaft) for the whole test run.
+
+    Each test module imports this fixture, and pytest keeps a session fixture per module
+    that defines it: without the module-level cache every module would start (and keep
+    until the end) a broker of its own."""
+    if not _BROKER:
+        _BROKER.append(KafkaBroker(num_partitions=PARTITIONS,
+                                   extra_props={"message.max.bytes": str(MAX_MESSAGE_BYTES)}))
+        _BROKER[0].start()
+    yield _BROKER[0]
+    _BROKER[0].stop()   # at the end of the session; stopping twice is harmless
 
 
 # -- topics and settings ------------------------------------------------------------------
