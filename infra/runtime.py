@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 import structlog
 from psycopg_pool import ConnectionPool
 
+from infra.checkpointer import cover_unsealed_events
 from infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
 from infra.event_store import PostgresCsm
 from infra.personal_data import PersonalKeys
 from infra.schema import ensure_schema
-from infra.secrets import api_keys, cipher_key
+from infra.secrets import AuditKeys, api_keys, audit_keys, cipher_key
 from infra.settings import Settings
 
 log = structlog.get_logger()
@@ -26,6 +27,7 @@ class Runtime:
     embedded: EmbeddedPostgres | None = None
     stoppers: list = field(default_factory=list)
     projectors: object | None = None
+    audit: AuditKeys | None = None
 
     def start_projectors(self, names: list[str] | None = None):
         """Runs the chosen projections (all by default) in background threads of this process."""
@@ -81,6 +83,7 @@ class Runtime:
 
 
 def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) -> Runtime:
+    audit = audit_keys(settings)  # before anything starts: a missing key stops here
     embedded = None
     url = settings.database_url
     if not url:
@@ -89,8 +92,9 @@ def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) ->
     pool = open_pool(url)
     pool.wait(timeout=30)
     keys = PersonalKeys(pool, cipher_key(settings))
-    app = PostgresCsm(eventsourcing_env(url), keys)
+    app = PostgresCsm(eventsourcing_env(url), keys, audit.chain_key)
     with pool.connection() as conn:
         ensure_schema(conn)
+    cover_unsealed_events(pool, audit)
     log.info("runtime_started", embedded=embedded is not None)
-    return Runtime(settings, url, pool, app, api_keys(settings), embedded)
+    return Runtime(settings, url, pool, app, api_keys(settings), embedded, audit=audit)

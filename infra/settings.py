@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     csm_kafka_partitions: int = Field(default=6, ge=1, le=1000)
     csm_body_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     csm_log_level: str = "INFO"
+    csm_chain_key: str | None = None
+    csm_signing_key: str | None = None
+    csm_topic_audit: str = "csm.audit"
+    csm_checkpoint_events: int = Field(default=10_000, ge=1)
+    csm_checkpoint_seconds: float = Field(default=60, gt=0, le=86_400)
 
     @field_validator("csm_timezone")
     @classmethod
