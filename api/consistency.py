@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 from fastapi.encoders import jsonable_encoder
@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 
 from api.errors import StaleRead
 from domain.errors import InvalidTransition, NotFound
+from infra.history import version_at
 from infra.runtime import Runtime
 from projections import snapshots
 
 READ_SCHEMA = "csm_read"
+A = TypeVar("A")
 MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
                                           "model has applied every event up to this position")]
 Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]
@@ -38,6 +40,18 @@ def _ready(rt: Runtime, snapshot: str) -> dict[str, Any]:
 def schema_for(rt: Runtime, snapshot: str | None) -> str:
     """The schema a query reads: the live read models, or a ready snapshot's."""
     return READ_SCHEMA if snapshot is None else _ready(rt, snapshot)["schema_name"]
+
+
+def aggregate_in(rt: Runtime, snapshot: str | None, stream_id: str, kind: type[A],
+                 label: str) -> A:
+    """An aggregate as it is now, or as it was at a snapshot's as_of."""
+    if snapshot is None:
+        return rt.app.get_as(stream_id, kind, label)
+    found = version_at(rt.pool, stream_id, _ready(rt, snapshot)["as_of"])
+    aggregate = rt.app.repository.get(stream_id, version=found[0]) if found else None
+    if not isinstance(aggregate, kind):
+        raise NotFound(f"{label} '{stream_id}' not found in snapshot '{snapshot}'")
+    return aggregate
 
 
 def judged_at(rt: Runtime, snapshot: str | None) -> datetime:

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 
 from api.commanding import new_id, record
+from api.consistency import Snapshot, aggregate_in
 from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
 from api.timeline import public_event
@@ -85,10 +86,11 @@ def close(complaint_id: str, rt: RuntimeDep, now: Now, request: Request, caller:
 
 @router.get("/{complaint_id}")
 def get_complaint(complaint_id: str, rt: RuntimeDep,
-                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
-    """The complaint's current state and its timeline of events."""
-    c = rt.app.get_as(complaint_id, Complaint, "complaint")
-    timeline = [public_event(e, caller) for e in rt.app.events.get(complaint_id)]
+                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))],
+                  snapshot: Snapshot = None):
+    """The complaint's current state (or at a snapshot's as_of) and its timeline of events."""
+    c = aggregate_in(rt, snapshot, complaint_id, Complaint, "complaint")
+    timeline = [public_event(e, caller) for e in rt.app.events.get(complaint_id, lte=c.version)]
     return {"complaint_id": c.id, "status": c.status, "department_id": c.department_id,
             "handler": c.handler, "severity": c.severity, "escalation_level": c.level,
             "customer_id": c.customer_id, "opened_at": c.opened_at,

@@ -11,17 +11,13 @@ import pytest
 
 from projections import snapshots
 from projections.snapshots import SnapshotBuilder, build_snapshot, request_snapshot
-from tests.conftest import API_KEYS, LiveServer
+from tests.conftest import API_KEYS
 from tests.csm_process import csm_env, run_csm
-from tests.integration.test_rebuild_equals_live import Traffic, wait_for_head
-
-
-@pytest.fixture
-def served(fresh_runtime):
-    fresh_runtime.start_projectors()
-    live = LiveServer(fresh_runtime)
-    yield fresh_runtime, live
-    live.stop()
+from tests.integration.test_rebuild_equals_live import (  # noqa: F401  (served: a fixture)
+    Traffic,
+    served,
+    wait_for_head,
+)
 
 
 def every_query(t: Traffic) -> list[tuple[str, tuple]]:
@@ -47,6 +43,7 @@ def every_query(t: Traffic) -> list[tuple[str, tuple]]:
     for g in (None, "department", "reason"):
         q.append(("/v1/revisits/stats", {"group_by": g}))
     q += [("/v1/improvement-actions", {}), ("/v1/improvement-actions", {"status": "raised"})]
+    q += [(f"/v1/complaints/{c}", {}) for c in getattr(t, "complaints", [])]
     return [(path, tuple((k, v) for k, v in p.items() if v is not None)) for path, p in q]
 
 
@@ -59,7 +56,7 @@ def read(client, query, as_of: datetime | None = None, snapshot: str | None = No
         params["as_of"] = as_of.isoformat()
     r = client.get(path, params=params)
     assert r.status_code == 200, (path, params, r.status_code, r.text)
-    return r.json(), r.headers["x-csm-position"]
+    return r.json(), r.headers.get("x-csm-position")
 
 
 def ready(client, snapshot_id: str, timeout: float = 120) -> dict:
@@ -85,6 +82,8 @@ def test_a_snapshot_as_of_t_answers_every_query_exactly_as_the_live_system_did_a
         head_at_t = wait_for_head(rt)
         t = datetime.now(UTC)
         time.sleep(0.05)
+        traffic.complaints = [c["complaint_id"] for c in client.get(
+            "/v1/complaints/backlog").json()["items"][:10]]
         queries = every_query(traffic)
         at_t = {q: read(client, q, as_of=t) for q in queries}
 
