@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors
-from api.middleware import RequestContext
-from api.routers import (
+from csm.api import errors
+from csm.api.middleware import RequestContext
+from csm.api.routers import (
     audit,
     complaints,
     customers,
@@ -18,7 +18,7 @@ from api.routers import (
     revisits,
     surveys,
 )
-from infra.runtime import Runtime
+from csm.infra.runtime import Runtime
 
 # reports first: its fixed paths (/complaints/backlog) must win over /complaints/{id}.
 ROUTERS = [health, reports, departments, customers, feedback, complaints, surveys, revisits,

@@ -8,10 +8,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.deps import Caller
-from domain.application import Hook, Recorded
-from infra.idempotency import run_once
-from infra.runtime import Runtime
+from csm.api.deps import Caller
+from csm.domain.application import Hook, Recorded
+from csm.infra.idempotency import run_once
+from csm.infra.runtime import Runtime
 
 
 def new_id() -> str:

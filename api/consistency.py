@@ -9,11 +9,11 @@ from fastapi import Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from api.errors import StaleRead
-from domain.errors import InvalidTransition, NotFound
-from infra.history import version_at
-from infra.runtime import Runtime
-from projections import snapshots
+from csm.api.errors import StaleRead
+from csm.domain.errors import InvalidTransition, NotFound
+from csm.infra.history import version_at
+from csm.infra.runtime import Runtime
+from csm.projections import snapshots
 
 READ_SCHEMA = "csm_read"
 A = TypeVar("A")

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from api.errors import Forbidden, Unauthorized
-from infra.runtime import Runtime
+from csm.api.errors import Forbidden, Unauthorized
+from csm.infra.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
-from infra.idempotency import IdempotencyMismatch
+from csm.domain.errors import AlreadyExists, ConcurrentChange, InvalidInput, InvalidTransition, NotFound
+from csm.infra.idempotency import IdempotencyMismatch
 
 log = structlog.get_logger()
 PROBLEM = "application/problem+json"

@@ -9,8 +9,8 @@ import uuid
 import structlog
 from prometheus_client import Counter, Histogram
 
-from api.deps import caller_for, is_public
-from api.errors import BodyTooSlow, TooLarge, Unauthorized, answer_for
+from csm.api.deps import caller_for, is_public
+from csm.api.errors import BodyTooSlow, TooLarge, Unauthorized, answer_for
 
 MAX_BODY = 1024 * 1024
 REQUESTS = Counter("csm_http_requests_total", "HTTP requests", ["method", "status"])

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.values import (
+from csm.domain.values import (
     ID_PATTERN,
     SLUG_PATTERN,
     FeedbackKind,
@@ -44,7 +44,7 @@ class Timed(Body):
 
     def when(self, now: datetime) -> datetime:
         """occurred_at, defaulting to the time of receipt; never more than 5 minutes ahead."""
-        from domain.errors import InvalidInput
+        from csm.domain.errors import InvalidInput
         if self.occurred_at is None:
             return now
         if self.occurred_at > now + MAX_FUTURE:

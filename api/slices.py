@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 
-from domain.values import ID_PATTERN, SLUG_PATTERN, FeedbackKind, RevisitReason, Severity, Tier
-from projections.query import GROUPS, Slice
+from csm.domain.values import ID_PATTERN, SLUG_PATTERN, FeedbackKind, RevisitReason, Severity, Tier
+from csm.projections.query import GROUPS, Slice
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 ComplaintStatus = Literal["open", "acknowledged", "resolved", "reopened", "closed"]

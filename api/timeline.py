@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.deps import Caller
-from domain.base import event_id
+from csm.api.deps import Caller
+from csm.domain.base import event_id
 
 MASK = "***"
 

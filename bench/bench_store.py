@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.synthetic import generate
-from infra.database import EmbeddedPostgres
-from infra.runtime import Runtime, start_runtime
-from projections.store import head_position
+from csm.infra.database import EmbeddedPostgres
+from csm.infra.runtime import Runtime, start_runtime
+from csm.projections.store import head_position
 from tests.conftest import new_database, settings_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

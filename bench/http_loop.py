@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psycopg
 
-from infra.database import EmbeddedPostgres
-from infra.runtime import start_runtime
+from csm.infra.database import EmbeddedPostgres
+from csm.infra.runtime import start_runtime
 from tests.conftest import LiveServer, new_database, settings_for
 
 

@@ -28,12 +28,12 @@ from pathlib import Path
 import psycopg
 
 from bench.synthetic import generate
-from consumers.kafka_io import ensure_topics, producer
-from consumers.relay import Relay
-from infra.database import EmbeddedPostgres
-from infra.kafka_broker import KafkaBroker
-from infra.runtime import start_runtime
-from projections.store import head_position
+from csm.consumers.kafka_io import ensure_topics, producer
+from csm.consumers.relay import Relay
+from csm.infra.database import EmbeddedPostgres
+from csm.infra.kafka_broker import KafkaBroker
+from csm.infra.runtime import start_runtime
+from csm.projections.store import head_position
 from tests.conftest import new_database, settings_for
 
 RAW_SELECT = ("SELECT notification_id, originator_id, originator_version, topic, state, "

@@ -32,10 +32,10 @@ from pathlib import Path
 import psycopg
 
 from bench.bench_store import synthetic_store
-from projections.rebuild import ensure_read_models, rebuild
-from projections.registry import ALL
-from projections.runner import Runner
-from projections.store import head_position, read_events
+from csm.projections.rebuild import ensure_read_models, rebuild
+from csm.projections.registry import ALL
+from csm.projections.runner import Runner
+from csm.projections.store import head_position, read_events
 
 RAW_SELECT = ("SELECT notification_id, originator_id, originator_version, topic, state "
               "FROM csm_events ORDER BY notification_id")

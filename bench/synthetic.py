@@ -33,14 +33,14 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
-from domain.complaint import Complaint
-from domain.customer import Customer
-from domain.department import Department
-from domain.feedback import Feedback
-from domain.improvement import ImprovementAction
-from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
-from domain.revisit import Revisit
-from domain.survey import Survey, SurveyResponse
+from csm.domain.complaint import Complaint
+from csm.domain.customer import Customer
+from csm.domain.department import Department
+from csm.domain.feedback import Feedback
+from csm.domain.improvement import ImprovementAction
+from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
+from csm.domain.revisit import Revisit
+from csm.domain.survey import Survey, SurveyResponse
 
 SPAN = timedelta(days=120)
 DEPARTMENTS = ("After-sales service", "Installation", "Delivery", "Billing", "Call centre",

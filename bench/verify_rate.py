@@ -28,12 +28,12 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from bench.bench_store import synthetic_store
-from infra.chain import CHUNK, verify_against, verify_chain
-from infra.checkpointer import Checkpointer
-from projections.rebuild import rebuild
-from projections.registry import ALL
-from projections.snapshots import build_snapshot, delete_snapshot, request_snapshot
-from projections.store import head_position
+from csm.infra.chain import CHUNK, verify_against, verify_chain
+from csm.infra.checkpointer import Checkpointer
+from csm.projections.rebuild import rebuild
+from csm.projections.registry import ALL
+from csm.projections.snapshots import build_snapshot, delete_snapshot, request_snapshot
+from csm.projections.store import head_position
 
 RAW_SELECT = ("SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
               "e.recorded_at, e.state, e.hash, s.prev_position, s.ordinal, s.seal "

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from psycopg_pool import ConnectionPool
 
-from domain.csm import CsmApplication
+from csm.domain.csm import CsmApplication
 
 log = structlog.get_logger()
 CANDIDATES = """

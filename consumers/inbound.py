@@ -24,11 +24,11 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
-from consumers.inbound_commands import Envelope, command_for
-from consumers.kafka_io import consumer, ensure_topics, producer
-from domain.csm import CsmApplication
-from domain.errors import DomainError
-from infra.idempotency import (
+from csm.consumers.inbound_commands import Envelope, command_for
+from csm.consumers.kafka_io import consumer, ensure_topics, producer
+from csm.domain.csm import CsmApplication
+from csm.domain.errors import DomainError
+from csm.infra.idempotency import (
     IdempotencyMismatch,
     already_seen,
     remember_all,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.schemas import (
+from csm.api.schemas import (
     ComplaintIn,
     CustomerIn,
     FeedbackIn,
@@ -23,8 +23,8 @@ from api.schemas import (
     ResponseIn,
     RevisitCompleteIn,
 )
-from domain.application import Hook, Recorded
-from domain.csm import CsmApplication
+from csm.domain.application import Hook, Recorded
+from csm.domain.csm import CsmApplication
 
 MessageType = Literal["customer.registered", "feedback.submitted", "complaint.opened",
                       "complaint.reopened", "survey.answered", "revisit.completed"]

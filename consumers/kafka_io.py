@@ -17,7 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from projections.events import Ev
+from csm.projections.events import Ev
 
 WATERMARK = "csm.watermark"
 # Published to every partition, so each partition sees the rules in force in log order.

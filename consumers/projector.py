@@ -22,10 +22,10 @@ from kafka.errors import KafkaError
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.runner import Conflict, flush, prefetch
+from csm.consumers.kafka_io import WATERMARK, consumer, decode_message, ensure_topics, header
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.runner import Conflict, flush, prefetch
 
 log = structlog.get_logger()
 

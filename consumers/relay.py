@@ -16,9 +16,9 @@ from kafka.errors import KafkaError
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_io import BROADCAST_TYPES, WATERMARK, ensure_topics, event_message, producer
-from infra.schema import EVENTS
-from projections.events import decode_stored
+from csm.consumers.kafka_io import BROADCAST_TYPES, WATERMARK, ensure_topics, event_message, producer
+from csm.infra.schema import EVENTS
+from csm.projections.events import decode_stored
 
 log = structlog.get_logger()
 SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state, recorded_at "

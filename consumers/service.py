@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import structlog
 
-from consumers.inbound import Inbound
-from consumers.projector import KafkaProjector
-from consumers.relay import Relay
-from infra.notifications import listen_for_events
-from projections.rebuild import ensure_read_models
-from projections.registry import select
+from csm.consumers.inbound import Inbound
+from csm.consumers.projector import KafkaProjector
+from csm.consumers.relay import Relay
+from csm.infra.notifications import listen_for_events
+from csm.projections.rebuild import ensure_read_models
+from csm.projections.registry import select
 
 log = structlog.get_logger()
 

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from domain.customer import Customer
-from domain.department import Department
-from domain.errors import AlreadyExists, ConcurrentChange, NotFound
-from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
-from domain.unit_of_work import UnitOfWork
+from csm.domain.customer import Customer
+from csm.domain.department import Department
+from csm.domain.errors import AlreadyExists, ConcurrentChange, NotFound
+from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
+from csm.domain.unit_of_work import UnitOfWork
 
 A = TypeVar("A")
 # A hook runs inside the recording transaction: (cursor, positions, answer) -> None.

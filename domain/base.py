@@ -17,7 +17,7 @@ from eventsourcing.domain import (
     MetaDomainEvent,
 )
 
-from domain.errors import InvalidInput
+from csm.domain.errors import InvalidInput
 
 class CsmEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
     TYPE: ClassVar[str] = ""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent, event_id
-from domain.errors import InvalidInput, InvalidTransition
-from domain.policy import PolicyRules
-from domain.values import MAX_ESCALATION_LEVEL
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent, event_id
+from csm.domain.errors import InvalidInput, InvalidTransition
+from csm.domain.policy import PolicyRules
+from csm.domain.values import MAX_ESCALATION_LEVEL
 
 ACTIVE = ("open", "acknowledged", "reopened")
 

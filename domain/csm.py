@@ -1,6 +1,6 @@
 """The csm application: every command handler on one event-sourced application."""
-from domain.handle_complaints import ComplaintHandlers
-from domain.handle_surveys import SurveyHandlers
+from csm.domain.handle_complaints import ComplaintHandlers
+from csm.domain.handle_surveys import SurveyHandlers
 
 
 class CsmApplication(ComplaintHandlers, SurveyHandlers):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent
-from domain.errors import InvalidTransition
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.errors import InvalidTransition
 
 
 class Customer(CsmAggregate):

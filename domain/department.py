@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
 
 
 class Department(CsmAggregate):

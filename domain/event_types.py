@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent
-from domain.complaint import Complaint
-from domain.customer import Customer
-from domain.department import Department
-from domain.feedback import Feedback
-from domain.improvement import ImprovementAction
-from domain.policy import Policy
-from domain.revisit import Revisit
-from domain.survey import Survey, SurveyResponse
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.complaint import Complaint
+from csm.domain.customer import Customer
+from csm.domain.department import Department
+from csm.domain.feedback import Feedback
+from csm.domain.improvement import ImprovementAction
+from csm.domain.policy import Policy
+from csm.domain.revisit import Revisit
+from csm.domain.survey import Survey, SurveyResponse
 
 AGGREGATES: tuple[type[CsmAggregate], ...] = (
     Complaint, Customer, Department, Feedback, ImprovementAction, Policy, Revisit, Survey,

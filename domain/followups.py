@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from domain.base import event_id
-from domain.complaint import Complaint
-from domain.customer import Customer
-from domain.policy import PolicyRules
-from domain.revisit import Revisit
-from domain.survey import SurveyResponse
+from csm.domain.base import event_id
+from csm.domain.complaint import Complaint
+from csm.domain.customer import Customer
+from csm.domain.policy import PolicyRules
+from csm.domain.revisit import Revisit
+from csm.domain.survey import SurveyResponse
 
 
 def followup_id(kind: str, cause_event_id: str) -> str:

@@ -4,15 +4,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from domain.application import CoreHandlers, Hook, NothingToRecord, Recorded
-from domain.base import event_id
-from domain.complaint import Complaint
-from domain.customer import Customer
-from domain.errors import InvalidInput, NotFound
-from domain.feedback import Feedback
-from domain.followups import may_invite, revisit_after_resolution
-from domain.policy import PolicyRules
-from domain.survey import Survey
+from csm.domain.application import CoreHandlers, Hook, NothingToRecord, Recorded
+from csm.domain.base import event_id
+from csm.domain.complaint import Complaint
+from csm.domain.customer import Customer
+from csm.domain.errors import InvalidInput, NotFound
+from csm.domain.feedback import Feedback
+from csm.domain.followups import may_invite, revisit_after_resolution
+from csm.domain.policy import PolicyRules
+from csm.domain.survey import Survey
 
 
 def _dues(c: Complaint) -> dict[str, str]:

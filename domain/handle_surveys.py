@@ -5,12 +5,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.application import CoreHandlers, Hook, Recorded
-from domain.complaint import Complaint
-from domain.followups import may_invite, revisit_on_low_score
-from domain.improvement import ImprovementAction
-from domain.revisit import Revisit
-from domain.survey import Survey, SurveyResponse
+from csm.domain.application import CoreHandlers, Hook, Recorded
+from csm.domain.complaint import Complaint
+from csm.domain.followups import may_invite, revisit_on_low_score
+from csm.domain.improvement import ImprovementAction
+from csm.domain.revisit import Revisit
+from csm.domain.survey import Survey, SurveyResponse
 
 
 class SurveyHandlers(CoreHandlers):

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent
-from domain.values import SEVERITIES, SLUG_PATTERN
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.values import SEVERITIES, SLUG_PATTERN
 
 # Not a valid client id (see ID_PATTERN), so no business record can take it.
 POLICY_STREAM_ID = "$policy"

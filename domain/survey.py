@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.base import CsmAggregate, CsmCreated, CsmEvent
-from domain.errors import InvalidInput
-from domain.values import SCALES
+from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.errors import InvalidInput
+from csm.domain.values import SCALES
 
 
 class Survey(CsmAggregate):

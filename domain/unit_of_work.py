@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from domain.errors import AlreadyExists
+from csm.domain.errors import AlreadyExists
 
 
 class UnitOfWork:

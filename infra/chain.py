@@ -31,10 +31,10 @@ from psycopg import pq
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from infra import checkpoints
-from infra.checkpoints import Checkpoint
-from infra.schema import EVENTS
-from infra.secrets import AuditKeys
+from csm.infra import checkpoints
+from csm.infra.checkpoints import Checkpoint
+from csm.infra.schema import EVENTS
+from csm.infra.secrets import AuditKeys
 
 Progress = Callable[[int], None] | None
 PROGRESS_EVERY = 10_000

@@ -16,10 +16,10 @@ import structlog
 from prometheus_client import Gauge
 from psycopg_pool import ConnectionPool
 
-from infra import checkpoints
-from infra.chain import ChainReport, consistent_view, verify_since
-from infra.checkpoints import Checkpoint
-from infra.secrets import AuditKeys
+from csm.infra import checkpoints
+from csm.infra.chain import ChainReport, consistent_view, verify_since
+from csm.infra.checkpoints import Checkpoint
+from csm.infra.secrets import AuditKeys
 
 log = structlog.get_logger()
 CHECKPOINT_POSITION = Gauge("csm_audit_checkpoint_position",
@@ -65,7 +65,7 @@ class AuditTopic:
         self.bootstrap, self.topic, self.producer = bootstrap, topic, None
 
     def publish(self, pool: ConnectionPool) -> int:
-        from consumers.kafka_io import ensure_topics, producer
+        from csm.consumers.kafka_io import ensure_topics, producer
         with pool.connection() as conn:
             pending = conn.execute(f"SELECT {checkpoints.COLUMNS} FROM csm_checkpoints WHERE "
                                    f"published_at IS NULL ORDER BY position LIMIT 1000"

@@ -10,12 +10,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from infra.logging import configure_logging
-from infra.settings import get_settings
+from csm.infra.logging import configure_logging
+from csm.infra.settings import get_settings
 
 
 def _runtime():
-    from infra.runtime import start_runtime
+    from csm.infra.runtime import start_runtime
     settings = get_settings()
     configure_logging(settings.csm_log_level)
     return start_runtime(settings)
@@ -24,8 +24,8 @@ def _runtime():
 def _serve_api(host: str, port: int, projectors: bool) -> None:
     import uvicorn
 
-    from api.app import create_app
-    from infra.checkpointer import start_checkpointer
+    from csm.api.app import create_app
+    from csm.infra.checkpointer import start_checkpointer
     runtime = _runtime()
     try:
         if projectors:
@@ -131,7 +131,7 @@ def inbound() -> None:
 @main.command()
 def deadlines() -> None:
     """Run the deadline watcher (and the checkpointer) alone until stopped."""
-    from infra.checkpointer import start_checkpointer
+    from csm.infra.checkpointer import start_checkpointer
     runtime = _runtime()
     try:
         runtime.start_deadlines()
@@ -145,7 +145,7 @@ def deadlines() -> None:
 @click.option("--partitions", default=6, show_default=True, type=int)
 def kafka(partitions: int) -> None:
     """Run a local single-node Kafka broker for development (jars from Maven Central)."""
-    from infra.kafka_broker import KafkaBroker
+    from csm.infra.kafka_broker import KafkaBroker
     with KafkaBroker(num_partitions=partitions) as broker:
         click.echo(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}")
         _wait_for_signal()
@@ -169,7 +169,7 @@ def _as_of(_ctx, _param, value: str | None):
 def _snapshot(runtime, as_of) -> None:
     from tqdm import tqdm
 
-    from projections.snapshots import build_snapshot, request_snapshot
+    from csm.projections.snapshots import build_snapshot, request_snapshot
     snap = request_snapshot(runtime.pool, as_of)
     with tqdm(total=snap["position"], unit=" events", file=sys.stderr,
               desc=f"snapshot {snap['snapshot_id']}") as bar:
@@ -189,9 +189,9 @@ def rebuild(names: tuple[str, ...], as_of) -> None:
     """Rebuild read models (all, or NAMES) into fresh tables and swap them in atomically."""
     from tqdm import tqdm
 
-    from projections.rebuild import rebuild as run_rebuild
-    from projections.registry import select
-    from projections.store import head_position
+    from csm.projections.rebuild import rebuild as run_rebuild
+    from csm.projections.registry import select
+    from csm.projections.store import head_position
     if as_of is not None and names:
         raise click.UsageError("a snapshot (--as-of) holds every read model; name none")
     runtime = _runtime()
@@ -220,7 +220,7 @@ def verify(checkpoint_file: str | None, public_key: str | None) -> None:
     exit 1 if anything is wrong. With --checkpoint, no key but the public one is used."""
     from tqdm import tqdm
 
-    from infra.chain import verify_against, verify_chain
+    from csm.infra.chain import verify_against, verify_chain
     with tqdm(unit=" events", file=sys.stderr, desc="verify") as bar:
         def progress(n: int) -> None:
             bar.update(n - bar.n)
@@ -231,7 +231,7 @@ def verify(checkpoint_file: str | None, public_key: str | None) -> None:
             finally:
                 runtime.close()
         else:
-            from infra.outside_audit import read_checkpoints, read_public_key, store_pool
+            from csm.infra.outside_audit import read_checkpoints, read_public_key, store_pool
             settings = get_settings()
             configure_logging(settings.csm_log_level)
             try:
@@ -250,7 +250,7 @@ def verify(checkpoint_file: str | None, public_key: str | None) -> None:
 @click.option("--password", envvar="CSM_BI_PASSWORD", help="Make it a login role with this password.")
 def grant_bi(role: str, password: str | None) -> None:
     """Create (or fix) a PostgreSQL role that can read csm_read and nothing else."""
-    from infra.bi_role import grant_bi_role
+    from csm.infra.bi_role import grant_bi_role
     runtime = _runtime()
     try:
         grant_bi_role(runtime.pool, role, password)

@@ -9,10 +9,10 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from domain.csm import CsmApplication
-from infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
-from infra.personal_data import PersonalDataMapper, PersonalKeys
-from infra.schema import EVENTS
+from csm.domain.csm import CsmApplication
+from csm.infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
+from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
+from csm.infra.schema import EVENTS
 
 TxHook = Callable[[Any, Sequence[int]], None]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from psycopg_pool import ConnectionPool
 
-from infra.schema import EVENTS
+from csm.infra.schema import EVENTS
 
 
 def version_at(pool: ConnectionPool, stream_id: str, as_of: datetime | None = None,

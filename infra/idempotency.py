@@ -16,8 +16,8 @@ from psycopg.types.json import Jsonb
 
 from psycopg_pool import ConnectionPool
 
-from domain.application import Hook, Recorded
-from domain.errors import AlreadyExists, ConcurrentChange
+from csm.domain.application import Hook, Recorded
+from csm.domain.errors import AlreadyExists, ConcurrentChange
 
 
 class IdempotencyMismatch(Exception):

@@ -5,7 +5,7 @@ import threading
 
 import psycopg
 
-from infra.schema import EVENTS
+from csm.infra.schema import EVENTS
 
 
 def listen_for_events(url: str, stop: threading.Event, wake: threading.Event) -> None:

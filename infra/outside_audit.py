@@ -10,9 +10,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg_pool import ConnectionPool
 
-from infra.checkpoints import Checkpoint, load_public_key
-from infra.database import EmbeddedPostgres, open_pool
-from infra.settings import Settings
+from csm.infra.checkpoints import Checkpoint, load_public_key
+from csm.infra.database import EmbeddedPostgres, open_pool
+from csm.infra.settings import Settings
 
 
 def read_checkpoints(path: str) -> list[Checkpoint]:
@@ -31,7 +31,7 @@ def read_public_key(settings: Settings, given: str | None) -> Ed25519PublicKey:
     """The key given (its text, a file holding it, or GET /v1/audit/public-key's answer);
     without one, the public half of this installation's CSM_SIGNING_KEY."""
     if given is None:
-        from infra.secrets import signer
+        from csm.infra.secrets import signer
         try:
             return signer(settings).public
         except SystemExit as e:

@@ -23,8 +23,8 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import Environment, get_topic
 from psycopg_pool import ConnectionPool
 
-from domain.errors import InvalidTransition
-from domain.event_types import AGGREGATE_OF, event_class, stored_topic
+from csm.domain.errors import InvalidTransition
+from csm.domain.event_types import AGGREGATE_OF, event_class, stored_topic
 
 ENVELOPE = "_pii"
 

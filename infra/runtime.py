@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 import structlog
 from psycopg_pool import ConnectionPool
 
-from infra.checkpointer import cover_unsealed_events
-from infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
-from infra.event_store import PostgresCsm
-from infra.personal_data import PersonalKeys
-from infra.schema import ensure_schema
-from infra.secrets import AuditKeys, api_keys, audit_keys, cipher_key
-from infra.settings import Settings
+from csm.infra.checkpointer import cover_unsealed_events
+from csm.infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
+from csm.infra.event_store import PostgresCsm
+from csm.infra.personal_data import PersonalKeys
+from csm.infra.schema import ensure_schema
+from csm.infra.secrets import AuditKeys, api_keys, audit_keys, cipher_key
+from csm.infra.settings import Settings
 
 log = structlog.get_logger()
 
@@ -31,8 +31,8 @@ class Runtime:
 
     def start_projectors(self, names: list[str] | None = None):
         """Runs the chosen projections (all by default) in background threads of this process."""
-        from projections.registry import select
-        from projections.service import ProjectorService
+        from csm.projections.registry import select
+        from csm.projections.service import ProjectorService
         service = ProjectorService(self.pool, self.url, select(names), self.settings.zone)
         service.start()
         self.stoppers.append(service.stop)
@@ -41,7 +41,7 @@ class Runtime:
 
     def start_kafka_parts(self, parts: set[str], projections: list[str] | None = None):
         """Relay, Kafka-fed projectors and/or the inbound consumer, in background threads."""
-        from consumers.service import KafkaParts
+        from csm.consumers.service import KafkaParts
         service = KafkaParts(self, parts, projections)
         service.start()
         self.stoppers.append(service.stop)
@@ -59,9 +59,9 @@ class Runtime:
         """The deadline watcher in a background thread."""
         import threading
 
-        from consumers.deadlines import DeadlineWatcher
-        from projections.complaints import Complaints
-        from projections.rebuild import ensure_read_models
+        from csm.consumers.deadlines import DeadlineWatcher
+        from csm.projections.complaints import Complaints
+        from csm.projections.rebuild import ensure_read_models
         s = self.settings
         ensure_read_models(self.pool, [Complaints()], s.zone)  # where it finds candidates
         watcher = DeadlineWatcher(self.pool, self.app, s.csm_sla_grace_seconds,

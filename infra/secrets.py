@@ -15,8 +15,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.cryptography import AESCipher
 
-from infra.checkpoints import Signer
-from infra.settings import Settings
+from csm.infra.checkpoints import Signer
+from csm.infra.settings import Settings
 
 MAKE_KEY = ("`python -c \"import os,base64;print(base64.b64encode(os.urandom(32)).decode())\"`")
 

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from projections.events import Ev
-from projections.tables import Table
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 
 
 class Writer:

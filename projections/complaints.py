@@ -1,9 +1,9 @@
 """One row per complaint: its current state for the backlog, its history in figures for stats."""
 from __future__ import annotations
 
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.tables import Table
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 
 COMPLAINTS = Table("complaints", (
     ("complaint_id", "text"), ("department_id", "text"), ("opened_department_id", "text"),

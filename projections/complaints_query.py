@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.query import Slice, fetch, period_sql, rate
+from csm.projections.query import Slice, fetch, period_sql, rate
 
 OVERDUE = ("((status = 'open' AND acknowledge_due < %(now)s) OR "
            "(status IN ('open', 'acknowledged', 'reopened') AND resolve_due < %(now)s))")

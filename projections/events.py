@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from domain.base import event_id
-from domain.event_types import event_class
+from csm.domain.base import event_id
+from csm.domain.event_types import event_class
 
 
 @dataclass(frozen=True, slots=True)

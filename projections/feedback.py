@@ -1,9 +1,9 @@
 """Feedback as additive daily facts per channel, kind and department."""
 from __future__ import annotations
 
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.tables import Table
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 
 FACTS = Table("feedback_facts", (
     ("day", "date"), ("channel", "text"), ("kind", "text"), ("department_id", "text"),

@@ -1,9 +1,9 @@
 """Surveys and their invitations, revisits, improvement actions: one row per record."""
 from __future__ import annotations
 
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.tables import Table
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 
 SURVEYS = Table("surveys", (
     ("survey_id", "text"), ("name", "text"), ("trigger", "text"), ("questions", "int"),

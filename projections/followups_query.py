@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.query import Slice, fetch, period_sql, rate
+from csm.projections.query import Slice, fetch, period_sql, rate
 
 FEEDBACK_GROUPS = {"channel", "kind", "department_id"}
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.policy import DEFAULT_RULES
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.tables import Table
+from csm.domain.policy import DEFAULT_RULES
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 
 LEDGER = Table("department_score_ledger", (
     ("event_id", "text"), ("rule", "text"), ("position", "bigint"), ("department_id", "text"),

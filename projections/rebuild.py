@@ -18,10 +18,10 @@ from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.base import Projection
-from projections.runner import BATCH, Runner
-from projections.status import STATUS_DDL
-from projections.store import head_position, read_events
+from csm.projections.base import Projection
+from csm.projections.runner import BATCH, Runner
+from csm.projections.status import STATUS_DDL
+from csm.projections.store import head_position, read_events
 
 log = structlog.get_logger()
 READ_SCHEMA = "csm_read"

@@ -19,10 +19,10 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.status import load_status
-from projections.store import read_events
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.status import load_status
+from csm.projections.store import read_events
 
 log = structlog.get_logger()
 BATCH = 10000

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from domain.values import item_score
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.tables import Table
+from csm.domain.values import item_score
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 
 SLICE = (("department_id", "text"), ("channel", "text"), ("survey_id", "text"), ("tier", "text"))
 MEASURES = ("answers", "score_sum", "score_sumsq", "responses", "likert_n", "likert_top2",

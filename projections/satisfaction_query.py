@@ -7,8 +7,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.query import Slice, fetch, period_sql, rate
-from projections.satisfaction import MEASURES
+from csm.projections.query import Slice, fetch, period_sql, rate
+from csm.projections.satisfaction import MEASURES
 
 FILTERABLE = {"department_id", "channel", "survey_id", "tier", "dimension"}
 EXCLUDED_FROM_CSI = "recommendation"

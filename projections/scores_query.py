@@ -5,8 +5,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.query import Slice, fetch, period_sql
-from projections.satisfaction_query import satisfaction
+from csm.projections.query import Slice, fetch, period_sql
+from csm.projections.satisfaction_query import satisfaction
 
 
 def index_bonus(csi: float | None, responses: int, target: float | None, p: dict[str, Any]) -> int:

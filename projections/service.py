@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import structlog
 from psycopg_pool import ConnectionPool
 
-from infra.notifications import listen_for_events
-from projections.base import Projection
-from projections.rebuild import ensure_read_models
-from projections.runner import Runner
+from csm.infra.notifications import listen_for_events
+from csm.projections.base import Projection
+from csm.projections.rebuild import ensure_read_models
+from csm.projections.runner import Runner
 
 log = structlog.get_logger()
 

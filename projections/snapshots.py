@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 import structlog
 from psycopg_pool import ConnectionPool
 
-from projections.rebuild import build_into
-from projections.registry import ALL
-from projections.store import position_as_of
+from csm.projections.rebuild import build_into
+from csm.projections.registry import ALL
+from csm.projections.store import position_as_of
 
 log = structlog.get_logger()
 COLUMNS = ("snapshot_id, as_of, schema_name, status, position, applied, error, created_at, "

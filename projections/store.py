@@ -4,8 +4,8 @@ from __future__ import annotations
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from infra.schema import EVENTS
-from projections.events import Ev, decode_stored, type_of_topic
+from csm.infra.schema import EVENTS
+from csm.projections.events import Ev, decode_stored, type_of_topic
 
 SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state "
           f"FROM {EVENTS} WHERE notification_id > %s AND notification_id <= %s "

@@ -15,11 +15,11 @@ import psycopg
 import pytest
 import uvicorn
 
-from api.app import create_app
-from infra.database import EmbeddedPostgres
-from infra.logging import configure_logging
-from infra.runtime import Runtime, start_runtime
-from infra.settings import Settings
+from csm.api.app import create_app
+from csm.infra.database import EmbeddedPostgres
+from csm.infra.logging import configure_logging
+from csm.infra.runtime import Runtime, start_runtime
+from csm.infra.settings import Settings
 
 ROLES = ("admin", "agent", "channel", "manager", "auditor")
 API_KEYS = ",".join(f"key-{r}:{r}" for r in ROLES)

@@ -43,12 +43,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from consumers.inbound_commands import INBOUND_NS
-from consumers.kafka_io import BROADCAST_TYPES, WATERMARK, header
-from infra.kafka_broker import KafkaBroker
-from infra.settings import Settings
-from projections.events import type_of_topic
-from projections.registry import ALL
+from csm.consumers.inbound_commands import INBOUND_NS
+from csm.consumers.kafka_io import BROADCAST_TYPES, WATERMARK, header
+from csm.infra.kafka_broker import KafkaBroker
+from csm.infra.settings import Settings
+from csm.projections.events import type_of_topic
+from csm.projections.registry import ALL
 from tests.conftest import settings_for
 
 PARTITIONS = 3
@@ -108,7 +108,7 @@ def kafka_settings(url: str, data_dir: Path, broker: KafkaBroker, topics: Topics
 @contextlib.contextmanager
 def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: str):
     """A database, fresh topics, every Kafka part and the API, for one test."""
-    from infra.runtime import start_runtime
+    from csm.infra.runtime import start_runtime
     from tests.conftest import LiveServer, new_database
     topics = Topics.fresh(label)
     topics.create(broker.bootstrap_servers)

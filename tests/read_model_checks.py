@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.rebuild import rebuild
-from projections.registry import ALL
+from csm.projections.rebuild import rebuild
+from csm.projections.registry import ALL
 
 
 def compare_with_rebuild(rt: Any) -> tuple[list[str], dict[str, int], int]:

@@ -11,15 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 
-from api.deps import Caller, RuntimeDep, allow
-from api.routers import snapshots
-from api.timeline import MASK, public_event
-from domain.errors import NotFound
-from domain.event_types import declared_events
-from infra import checkpoints
-from infra.chain import verify_chain
-from infra.history import version_at
-from infra.schema import EVENTS
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.routers import snapshots
+from csm.api.timeline import MASK, public_event
+from csm.domain.errors import NotFound
+from csm.domain.event_types import declared_events
+from csm.infra import checkpoints
+from csm.infra.chain import verify_chain
+from csm.infra.history import version_at
+from csm.infra.schema import EVENTS
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Caller, Depends(allow("auditor"))]

@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from api.commanding import new_id, record
-from api.consistency import Snapshot, aggregate_in
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
-from api.timeline import public_event
-from domain.complaint import Complaint
+from csm.api.commanding import new_id, record
+from csm.api.consistency import Snapshot, aggregate_in
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
+from csm.api.timeline import public_event
+from csm.domain.complaint import Complaint
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 Agent = Annotated[Caller, Depends(allow("agent"))]

@@ -3,10 +3,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.schemas import CustomerIn, EraseIn
-from domain.customer import Customer
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.schemas import CustomerIn, EraseIn
+from csm.domain.customer import Customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 MASK = "***"

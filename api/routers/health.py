@@ -4,7 +4,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import RuntimeDep
+from csm.api.deps import RuntimeDep
 
 router = APIRouter(tags=["health"])
 

@@ -3,9 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.schemas import EmptyIn, ImprovementIn, VerifyIn
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.schemas import EmptyIn, ImprovementIn, VerifyIn
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"])
 Manager = Annotated[Caller, Depends(allow("manager"))]

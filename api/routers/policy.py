@@ -4,9 +4,9 @@ from typing import Annotated
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Request
 
-from api.commanding import record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, PolicyRules
+from csm.api.commanding import record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, PolicyRules
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 

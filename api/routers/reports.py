@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from api.consistency import (
+from csm.api.consistency import (
     MinPosition,
     Snapshot,
     Wait,
@@ -13,12 +13,12 @@ from api.consistency import (
     judged_at,
     schema_for,
 )
-from api.deps import Caller, RuntimeDep, allow
-from api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
-from domain.errors import NotFound
-from projections import complaints_query, followups_query, scores_query
-from projections.query import Slice
-from projections.satisfaction_query import FILTERABLE, satisfaction
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
+from csm.domain.errors import NotFound
+from csm.projections import complaints_query, followups_query, scores_query
+from csm.projections.query import Slice
+from csm.projections.satisfaction_query import FILTERABLE, satisfaction
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]

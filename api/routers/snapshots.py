@@ -9,12 +9,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from api.deps import Caller, IdempotencyKey, RuntimeDep, allow
-from domain.application import Recorded
-from domain.errors import InvalidInput, NotFound
-from infra.idempotency import run_once
-from projections import snapshots
-from projections.snapshots import SnapshotBuilder
+from csm.api.deps import Caller, IdempotencyKey, RuntimeDep, allow
+from csm.domain.application import Recorded
+from csm.domain.errors import InvalidInput, NotFound
+from csm.infra.idempotency import run_once
+from csm.projections import snapshots
+from csm.projections.snapshots import SnapshotBuilder
 
 router = APIRouter(prefix="/snapshots")
 Auditor = Annotated[Caller, Depends(allow("auditor"))]

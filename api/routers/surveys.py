@@ -3,9 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.commanding import new_id, record
-from api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from api.schemas import InvitationsIn, ResponseIn, SurveyIn
+from csm.api.commanding import new_id, record
+from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
+from csm.api.schemas import InvitationsIn, ResponseIn, SurveyIn
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 

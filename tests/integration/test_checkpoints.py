@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import REGISTRY
 
-from infra.checkpointer import AuditTopic, Checkpointer
+from csm.infra.checkpointer import AuditTopic, Checkpointer
 from tests.conftest import LiveServer
 from tests.csm_process import run_csm
 from tests.http_builders import uid

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from api.deps import is_public
+from csm.api.deps import is_public
 from tests.conftest import API_KEYS, LiveServer, new_database, settings_for
 from tests.csm_process import csm_env, start_csm
 from tests.http_builders import created, department, survey, uid
@@ -205,7 +205,7 @@ def test_a_method_the_route_does_not_have_is_405_with_allow(http):
 @pytest.fixture(scope="module")
 def impatient(pg_server, tmp_path_factory):
     """The API with a body timeout of one second."""
-    from infra.runtime import start_runtime
+    from csm.infra.runtime import start_runtime
     rt = start_runtime(settings_for(new_database(pg_server), tmp_path_factory.mktemp("slow"),
                                     csm_body_timeout_seconds=1))
     server = LiveServer(rt)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.deadlines import DeadlineWatcher
-from projections.store import head_position
+from csm.consumers.deadlines import DeadlineWatcher
+from csm.projections.store import head_position
 from tests.conftest import LiveServer
 from tests.read_model_checks import compare_with_rebuild
 from tests.http_builders import created, uid
@@ -36,7 +36,7 @@ def caught_up(rt, timeout=30):
 def events_of(rt, types):
     with rt.pool.connection() as conn:
         rows = conn.execute("SELECT originator_id, topic FROM csm_events").fetchall()
-    from projections.events import type_of_topic
+    from csm.projections.events import type_of_topic
     return [(r["originator_id"], type_of_topic(r["topic"])) for r in rows
             if type_of_topic(r["topic"]) in types]
 
@@ -171,7 +171,7 @@ def test_a_low_score_schedules_a_revisit_and_a_closed_complaint_invites_to_the_s
 
 
 def c_events(rt, stream_id):
-    from projections.events import type_of_topic
+    from csm.projections.events import type_of_topic
     with rt.pool.connection() as conn:
         rows = conn.execute("SELECT topic FROM csm_events WHERE originator_id = %s "
                             "ORDER BY originator_version", (stream_id,)).fetchall()

@@ -4,9 +4,9 @@ import time
 import psycopg
 import pytest
 
-from infra.chain import verify_chain
-from infra.database import EmbeddedPostgres
-from infra.runtime import start_runtime
+from csm.infra.chain import verify_chain
+from csm.infra.database import EmbeddedPostgres
+from csm.infra.runtime import start_runtime
 from tests.conftest import LiveServer, settings_for
 from tests.http_builders import created, uid
 

@@ -2,7 +2,7 @@
 (tampering: test_tamper_evidence.py)."""
 import pytest
 
-from infra.chain import verify_chain
+from csm.infra.chain import verify_chain
 from tests.conftest import LiveServer
 from tests.http_builders import created
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from infra.kafka_broker import KafkaBroker
+from csm.infra.kafka_broker import KafkaBroker
 
 TOPIC = "csm-broker-selftest"
 PARTITIONS = 3

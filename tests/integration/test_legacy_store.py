@@ -18,12 +18,12 @@ import orjson
 import psycopg
 import pytest
 
-from domain.event_types import LEGACY_TOPICS, TOPIC_OF, event_class
-from infra.chain import verify_chain
-from infra.runtime import Runtime, start_runtime
-from infra.settings import Settings
-from projections.events import type_of_topic
-from projections.store import head_position
+from csm.domain.event_types import LEGACY_TOPICS, TOPIC_OF, event_class
+from csm.infra.chain import verify_chain
+from csm.infra.runtime import Runtime, start_runtime
+from csm.infra.settings import Settings
+from csm.projections.events import type_of_topic
+from csm.projections.store import head_position
 from tests.conftest import LiveServer, new_database, settings_for
 from tests.http_builders import created
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 
 from bench.synthetic import generate
-from infra.runtime import start_runtime
-from projections.rebuild import rebuild
-from projections.registry import ALL
-from projections.store import head_position
+from csm.infra.runtime import start_runtime
+from csm.projections.rebuild import rebuild
+from csm.projections.registry import ALL
+from csm.projections.store import head_position
 from tests.read_model_checks import differences
 from tests.conftest import API_KEYS, KEYS_ENV, new_database, settings_for
 

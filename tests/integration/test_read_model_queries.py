@@ -140,7 +140,7 @@ def test_an_unknown_group_by_or_snapshot_is_refused(http):
 
 
 def test_the_bi_role_reads_read_models_and_nothing_else(runtime, pg_server):
-    from infra.bi_role import grant_bi_role
+    from csm.infra.bi_role import grant_bi_role
     role = uid("bi_")
     grant_bi_role(runtime.pool, role, "secret-pw")
     with runtime.pool.connection() as conn:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from projections.rebuild import rebuild
-from projections.registry import ALL
-from projections.store import head_position
+from csm.projections.rebuild import rebuild
+from csm.projections.registry import ALL
+from csm.projections.store import head_position
 from tests.read_model_checks import differences
 from tests.conftest import LiveServer
 from tests.http_builders import uid

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from projections import snapshots
-from projections.snapshots import SnapshotBuilder, build_snapshot, request_snapshot
+from csm.projections import snapshots
+from csm.projections.snapshots import SnapshotBuilder, build_snapshot, request_snapshot
 from tests.conftest import API_KEYS
 from tests.csm_process import csm_env, run_csm
 from tests.integration.test_rebuild_equals_live import (  # noqa: F401  (served: a fixture)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.errors import AlreadyExists
-from infra.chain import verify_against, verify_chain
-from infra.checkpointer import Checkpointer
+from csm.domain.errors import AlreadyExists
+from csm.infra.chain import verify_against, verify_chain
+from csm.infra.checkpointer import Checkpointer
 from tests.http_builders import uid
 
 # The trigger's formula, as an insider with SQL would recompute it.
@@ -230,7 +230,7 @@ def test_removing_the_tail_after_a_checkpoint_is_found_with_the_public_key_alone
 def test_a_checkpoint_signed_by_another_key_is_refused(history):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from infra.checkpoints import Signer
+    from csm.infra.checkpoints import Signer
     rt = history.rt
     saved = checkpoint_now(rt)
     forged = Signer(Ed25519PrivateKey.generate()).sign("periodic", saved.position, saved.hash)

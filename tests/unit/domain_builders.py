@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.base import CsmAggregate, CsmEvent
-from domain.complaint import Complaint
-from domain.customer import Customer
-from domain.improvement import ImprovementAction
-from domain.policy import DEFAULT_RULES, PolicyRules
-from domain.revisit import Revisit
-from domain.survey import Survey
+from csm.domain.base import CsmAggregate, CsmEvent
+from csm.domain.complaint import Complaint
+from csm.domain.customer import Customer
+from csm.domain.improvement import ImprovementAction
+from csm.domain.policy import DEFAULT_RULES, PolicyRules
+from csm.domain.revisit import Revisit
+from csm.domain.survey import Survey
 
 # A Monday morning; every time in the unit tests is an offset from it.
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)

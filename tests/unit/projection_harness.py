@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from projections.base import Projection, Writer
-from projections.events import Ev, from_domain
-from projections.runner import wanted_rows
-from projections.tables import Table
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev, from_domain
+from csm.projections.runner import wanted_rows
+from csm.projections.tables import Table
 
 UTC_ZONE = ZoneInfo("UTC")
 

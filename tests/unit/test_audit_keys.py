@@ -11,10 +11,10 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from infra.chain import CLAIMS, new_mac, seal
-from infra.checkpoints import Checkpoint, Signer, load_public_key, public_key_pem, public_key_text
-from infra.secrets import audit_keys
-from infra.settings import Settings
+from csm.infra.chain import CLAIMS, new_mac, seal
+from csm.infra.checkpoints import Checkpoint, Signer, load_public_key, public_key_pem, public_key_text
+from csm.infra.secrets import audit_keys
+from csm.infra.settings import Settings
 
 KEY = base64.b64encode(b"x" * 32).decode()
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidInput, InvalidTransition
-from domain.policy import DEFAULT_RULES
+from csm.domain.errors import InvalidInput, InvalidTransition
+from csm.domain.policy import DEFAULT_RULES
 from tests.unit.domain_builders import (
     ACK_AT, T0, at, complaint_in, escalated_to, given, open_complaint, recorded, types_of,
 )

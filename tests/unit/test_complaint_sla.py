@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from domain.base import event_id
-from domain.policy import DEFAULT_RULES, PolicyRules
+from csm.domain.base import event_id
+from csm.domain.policy import DEFAULT_RULES, PolicyRules
 from tests.unit.domain_builders import (
     T0, at, complaint_in, escalated_to, given, open_complaint, recorded, types_of,
 )

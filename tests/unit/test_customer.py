@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.customer import Customer
-from domain.errors import InvalidTransition
+from csm.domain.customer import Customer
+from csm.domain.errors import InvalidTransition
 from tests.unit.domain_builders import T0, a_customer, at, given, recorded
 
 

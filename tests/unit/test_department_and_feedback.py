@@ -1,8 +1,8 @@
 """Departments and feedback items: what registering and submitting record."""
 from __future__ import annotations
 
-from domain.department import Department
-from domain.feedback import Feedback
+from csm.domain.department import Department
+from csm.domain.feedback import Feedback
 from tests.unit.domain_builders import T0, at, recorded
 
 

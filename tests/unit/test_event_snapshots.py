@@ -11,13 +11,13 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.base import CsmEvent
-from domain.complaint import Complaint
-from domain.csm import CsmApplication  # imports every module that declares events
-from domain.event_types import AGGREGATES, LEGACY_TOPICS, TOPIC_OF, declared_events
-from domain.policy import DEFAULT_RULES, Policy
-from domain.survey import SurveyResponse
-from infra.personal_data import PersonalDataMapper
+from csm.domain.base import CsmEvent
+from csm.domain.complaint import Complaint
+from csm.domain.csm import CsmApplication  # imports every module that declares events
+from csm.domain.event_types import AGGREGATES, LEGACY_TOPICS, TOPIC_OF, declared_events
+from csm.domain.policy import DEFAULT_RULES, Policy
+from csm.domain.survey import SurveyResponse
+from csm.infra.personal_data import PersonalDataMapper
 from tests.unit.domain_builders import (
     T0,
     a_survey,

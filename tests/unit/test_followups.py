@@ -3,9 +3,9 @@ from datetime import timedelta
 
 import pytest
 
-from domain.followups import may_invite, revisit_after_resolution, revisit_on_low_score
-from domain.policy import DEFAULT_RULES, PolicyRules
-from domain.survey import SurveyResponse
+from csm.domain.followups import may_invite, revisit_after_resolution, revisit_on_low_score
+from csm.domain.policy import DEFAULT_RULES, PolicyRules
+from csm.domain.survey import SurveyResponse
 from tests.unit.domain_builders import RESOLVE_AT, T0, a_customer, a_survey, at, complaint_in, given
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
+from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
 from tests.unit.domain_builders import T0, at, given, recorded
 
 ALL_SLA = {

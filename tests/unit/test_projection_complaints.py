@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.complaint import Complaint
-from domain.policy import DEFAULT_RULES
-from projections.complaints import Complaints
+from csm.domain.complaint import Complaint
+from csm.domain.policy import DEFAULT_RULES
+from csm.projections.complaints import Complaints
 from tests.unit.domain_builders import T0, at, open_complaint
 from tests.unit.projection_harness import History, replay
 

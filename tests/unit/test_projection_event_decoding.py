@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 
 import orjson
 
-from domain.complaint import Complaint
-from domain.policy import DEFAULT_RULES
-from projections.events import decode_stored, from_domain
+from csm.domain.complaint import Complaint
+from csm.domain.policy import DEFAULT_RULES
+from csm.projections.events import decode_stored, from_domain
 
 
 def _stored_state(event) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from domain.feedback import Feedback
-from projections.feedback import FeedbackFacts
+from csm.domain.feedback import Feedback
+from csm.projections.feedback import FeedbackFacts
 from tests.unit.projection_harness import History, replay
 
 P = FeedbackFacts()

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.improvement import ImprovementAction
-from domain.revisit import Revisit
-from projections.followups import Followups
+from csm.domain.improvement import ImprovementAction
+from csm.domain.revisit import Revisit
+from csm.projections.followups import Followups
 from tests.unit.domain_builders import QUESTIONS, T0, a_survey, at
 from tests.unit.projection_harness import History, by_key, replay
 

@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from projections.base import Projection, Writer
-from projections.events import Ev
-from projections.tables import Table
+from csm.projections.base import Projection, Writer
+from csm.projections.events import Ev
+from csm.projections.tables import Table
 from tests.unit.domain_builders import T0, a_customer, a_survey
 from tests.unit.projection_harness import History, positioned, replay, sorted_rows
 

@@ -20,20 +20,20 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.complaint import Complaint
-from domain.customer import Customer
-from domain.department import Department
-from domain.feedback import Feedback
-from domain.improvement import ImprovementAction
-from domain.policy import DEFAULT_RULES, Points, Policy, PolicyRules, SlaHours
-from domain.revisit import Revisit
-from domain.survey import Survey, SurveyResponse
-from projections.complaints import Complaints
-from projections.events import Ev
-from projections.feedback import FeedbackFacts
-from projections.followups import Followups
-from projections.ledger import Ledger
-from projections.satisfaction import Satisfaction
+from csm.domain.complaint import Complaint
+from csm.domain.customer import Customer
+from csm.domain.department import Department
+from csm.domain.feedback import Feedback
+from csm.domain.improvement import ImprovementAction
+from csm.domain.policy import DEFAULT_RULES, Points, Policy, PolicyRules, SlaHours
+from csm.domain.revisit import Revisit
+from csm.domain.survey import Survey, SurveyResponse
+from csm.projections.complaints import Complaints
+from csm.projections.events import Ev
+from csm.projections.feedback import FeedbackFacts
+from csm.projections.followups import Followups
+from csm.projections.ledger import Ledger
+from csm.projections.satisfaction import Satisfaction
 from tests.unit.projection_harness import History, replay, sorted_rows
 
 ZONES = (ZoneInfo("UTC"), ZoneInfo("Asia/Shanghai"))

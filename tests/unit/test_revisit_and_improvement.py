@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidTransition
+from csm.domain.errors import InvalidTransition
 from tests.unit.domain_builders import T0, a_revisit, an_improvement_action, at, given, recorded
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidInput
-from domain.survey import Survey, SurveyResponse
+from csm.domain.errors import InvalidInput
+from csm.domain.survey import Survey, SurveyResponse
 from tests.unit.domain_builders import QUESTIONS, T0, a_survey, at, given, question, recorded
 
 
