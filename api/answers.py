@@ -96,6 +96,11 @@ class ChainVerified(BaseModel):
     ok: bool
     events_checked: int
     first_bad_position: int | None
+    reason: str | None = Field(description="why the first bad position is bad; null when ok")
+    sealed_from: int | None = Field(description="events from this position on carry a seal; "
+                                    "those before it are covered by the upgrade checkpoint")
+    gaps: int = Field(description="positions the database itself left unused (rolled back)")
+    checkpoints_checked: int
 
 
 class PolicyVersion(BaseModel):

@@ -2,27 +2,63 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from csm.api.errors import StaleRead
-from csm.domain.errors import NotFound
+from csm.domain.errors import InvalidTransition, NotFound
+from csm.infra.history import version_at
 from csm.infra.runtime import Runtime
+from csm.projections import snapshots
 
 READ_SCHEMA = "csm_read"
+A = TypeVar("A")
 MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
                                           "model has applied every event up to this position")]
 Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]
-Snapshot = Annotated[str | None, Query(description="answer from an as-of snapshot")]
+Snapshot = Annotated[str | None, Query(description="answer from an as-of snapshot "
+                                                   "(POST /v1/audit/snapshots)")]
+
+
+def _ready(rt: Runtime, snapshot: str) -> dict[str, Any]:
+    found = snapshots.find(rt.pool, snapshot, with_schema=True)
+    if found is None:
+        raise NotFound(f"snapshot '{snapshot}' not found")
+    if found["status"] == "failed":
+        raise InvalidTransition(f"snapshot '{snapshot}' failed ({found['error']}); delete it "
+                                "and ask for a new one")
+    if found["status"] != "ready":
+        raise StaleRead(f"snapshot '{snapshot}' is {found['status']}: it has applied "
+                        f"{found['applied']} of {found['position']} events; retry shortly")
+    return found
 
 
 def schema_for(rt: Runtime, snapshot: str | None) -> str:
+    """The schema a query reads: the live read models, or a ready snapshot's."""
+    return READ_SCHEMA if snapshot is None else _ready(rt, snapshot)["schema_name"]
+
+
+def aggregate_in(rt: Runtime, snapshot: str | None, stream_id: str, kind: type[A],
+                 label: str) -> A:
+    """An aggregate as it is now, or as it was at a snapshot's as_of."""
     if snapshot is None:
-        return READ_SCHEMA
-    raise NotFound(f"snapshot '{snapshot}' not found")
+        return rt.app.get_as(stream_id, kind, label)
+    found = version_at(rt.pool, stream_id, _ready(rt, snapshot)["as_of"])
+    aggregate = rt.app.repository.get(stream_id, version=found[0]) if found else None
+    if not isinstance(aggregate, kind):
+        raise NotFound(f"{label} '{stream_id}' not found in snapshot '{snapshot}'")
+    return aggregate
+
+
+def judged_at(rt: Runtime, snapshot: str | None) -> datetime:
+    """The moment "overdue" is judged at: now, or a snapshot's as_of."""
+    if snapshot is None:
+        return datetime.now(UTC)
+    return _ready(rt, snapshot)["as_of"].astimezone(UTC)
 
 
 def positions(rt: Runtime, schema: str, names: tuple[str, ...]) -> dict[str, Any]:

@@ -25,28 +25,22 @@ import cProfile
 import io
 import os
 import pstats
-import tempfile
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
-from bench.synthetic import generate
-from csm.infra.database import EmbeddedPostgres
-from csm.infra.runtime import start_runtime
+from bench.bench_store import synthetic_store
 from csm.projections.rebuild import ensure_read_models, rebuild
 from csm.projections.registry import ALL
 from csm.projections.runner import Runner
 from csm.projections.store import head_position, read_events
-from tests.conftest import new_database, settings_for
 
 RAW_SELECT = ("SELECT notification_id, originator_id, originator_version, topic, state "
               "FROM csm_events ORDER BY notification_id")
 PER_PROJECTOR_TARGET = 50_000
 REBUILD_TARGET_SECONDS = 60.0
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def raw_select(url: str) -> tuple[int, float]:
@@ -121,25 +115,8 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
 
     with ExitStack() as stack:
-        base = args.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        server = EmbeddedPostgres(base / "pg", keep_running=False)
-        stack.callback(server.stop)
-        url = server.url if args.data_dir else new_database(server)
-        settings = settings_for(url, base)
-        rt = start_runtime(settings)
-        stack.callback(rt.close)
-        zone = settings.zone
-
-        head = head_position(rt.pool)
-        if head < args.n:
-            print(f"writing {args.n - head:,} synthetic events through the application ...",
-                  flush=True)
-            started = time.perf_counter()
-            written = generate(rt.app, args.n - head, seed=1 + head, now=NOW,
-                               prefix=f"b{head}-")
-            seconds = time.perf_counter() - started
-            print(f"wrote {written:,} events in {seconds:.1f} s ({written / seconds:,.0f}/s)",
-                  flush=True)
+        rt, url = synthetic_store(stack, args.n, args.data_dir)
+        zone = rt.settings.zone
         head = head_position(rt.pool)
         with rt.pool.connection() as conn:
             conn.execute("VACUUM ANALYZE csm_events")

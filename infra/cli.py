@@ -37,6 +37,7 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
     import uvicorn
 
     from csm.api.app import create_app
+    from csm.infra.checkpointer import start_checkpointer
     runtime = _runtime()
     runtime.part("api")
     try:
@@ -46,6 +47,7 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
             else:
                 runtime.start_projectors()
             runtime.start_deadlines()
+            start_checkpointer(runtime)
         log.info("api_starting", url=f"http://{host}:{port}", openapi=f"http://{host}:{port}/docs")
         # log_config=None: uvicorn installs no handlers or formatters of its own, so its
         # records (uvicorn.error, uvicorn.access) go to the same JSON writer as csm's.
@@ -110,7 +112,8 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load a realistic demo data set once.")
 def serve(host: str, port: int, demo: bool) -> None:
-    """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound)."""
+    """Everything in one process: API, projectors, deadline watcher, checkpointer (with Kafka:
+    relay, inbound)."""
     if demo:
         click.echo("csm: --demo is not available yet in this version", err=True)
     _serve_api(host, port, projectors=True)
@@ -168,11 +171,13 @@ def inbound(health_port: int | None, health_host: str) -> None:
 @main.command()
 @health_options
 def deadlines(health_port: int | None, health_host: str) -> None:
-    """Run the deadline watcher alone until stopped."""
+    """Run the deadline watcher (and the checkpointer) alone until stopped."""
+    from csm.infra.checkpointer import start_checkpointer
     runtime = _runtime()
     try:
         _serve_health(runtime, health_host, health_port)
         runtime.start_deadlines()
+        start_checkpointer(runtime)
         _wait_for_signal()
     finally:
         runtime.close()
@@ -224,17 +229,53 @@ def replay(since: datetime | None, match: str | None) -> None:
     click.echo(orjson.dumps(done.as_dict()).decode())
 
 
+def _as_of(_ctx, _param, value: str | None):
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an RFC 3339 timestamp") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no offset (e.g. +08:00 or Z)")
+    if moment > datetime.now(UTC):
+        raise click.BadParameter(f"{value!r} lies in the future")
+    return moment
+
+
+def _snapshot(runtime, as_of) -> None:
+    from tqdm import tqdm
+
+    from csm.projections.snapshots import build_snapshot, request_snapshot
+    snap = request_snapshot(runtime.pool, as_of)
+    with tqdm(total=snap["position"], unit=" events", file=sys.stderr,
+              desc=f"snapshot {snap['snapshot_id']}") as bar:
+        built = build_snapshot(runtime.pool, snap["snapshot_id"], runtime.settings.zone,
+                               progress=lambda pos: bar.update(pos - bar.n))
+        bar.update(snap["position"] - bar.n)
+    click.echo(json.dumps({k: built[k] for k in ("snapshot_id", "status", "position")}
+                          | {"as_of": built["as_of"].isoformat()}))
+
+
 @main.command()
 @click.argument("names", nargs=-1)
-def rebuild(names: tuple[str, ...]) -> None:
+@click.option("--as-of", callback=_as_of, metavar="TIMESTAMP",
+              help="Instead, build every read model as of this moment into a snapshot of its "
+                   "own (queries read it with snapshot=<id>).")
+def rebuild(names: tuple[str, ...], as_of) -> None:
     """Rebuild read models (all, or NAMES) into fresh tables and swap them in atomically."""
     from tqdm import tqdm
 
     from csm.projections.rebuild import rebuild as run_rebuild
     from csm.projections.registry import select
     from csm.projections.store import head_position
+    if as_of is not None and names:
+        raise click.UsageError("a snapshot (--as-of) holds every read model; name none")
     runtime = _runtime()
     try:
+        if as_of is not None:
+            return _snapshot(runtime, as_of)
         chosen = select(list(names) or None)
         with tqdm(total=head_position(runtime.pool), unit=" events", file=sys.stderr,
                   desc="rebuild " + ",".join(p.name for p in chosen)) as bar:
@@ -246,17 +287,37 @@ def rebuild(names: tuple[str, ...]) -> None:
 
 
 @main.command()
-def verify() -> None:
-    """Check the hash chain of every stored event; print the report as JSON; exit 1 if broken."""
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False),
+              help="A checkpoint saved from GET /v1/audit/checkpoints (one item, or the whole "
+                   "answer): prove with the public key alone that today's log extends it.")
+@click.option("--public-key", help="With --checkpoint: csm's public key (base64 or PEM, or a "
+                                   "file holding it or GET /v1/audit/public-key's answer); "
+                                   "default: the one of CSM_SIGNING_KEY.")
+def verify(checkpoint_file: str | None, public_key: str | None) -> None:
+    """Check every stored event (hash chain, seals, checkpoints); print the report as JSON;
+    exit 1 if anything is wrong. With --checkpoint, no key but the public one is used."""
     from tqdm import tqdm
 
-    from csm.infra.chain import verify_chain
-    runtime = _runtime()
-    try:
-        with tqdm(unit=" events", file=sys.stderr, desc="verify") as bar:
-            report = verify_chain(runtime.pool, progress=lambda n: bar.update(n - bar.n))
-    finally:
-        runtime.close()
+    from csm.infra.chain import verify_against, verify_chain
+    with tqdm(unit=" events", file=sys.stderr, desc="verify") as bar:
+        def progress(n: int) -> None:
+            bar.update(n - bar.n)
+        if checkpoint_file is None:
+            runtime = _runtime()
+            try:
+                report = verify_chain(runtime.pool, runtime.audit, progress)
+            finally:
+                runtime.close()
+        else:
+            from csm.infra.outside_audit import read_checkpoints, read_public_key, store_pool
+            settings = _logging()
+            try:
+                saved = read_checkpoints(checkpoint_file)
+                key = read_public_key(settings, public_key)
+            except ValueError as e:
+                raise click.UsageError(str(e)) from None
+            with store_pool(settings) as pool:
+                report = verify_against(pool, saved, key, progress)
     click.echo(json.dumps(report.as_dict()))
     sys.exit(0 if report.ok else 1)
 

@@ -10,6 +10,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from csm.domain.csm import CsmApplication
+from csm.infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
 from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
 from csm.infra.schema import EVENTS
 
@@ -17,12 +18,19 @@ TxHook = Callable[[Any, Sequence[int]], None]
 
 
 class HookedRecorder(PostgresApplicationRecorder):
-    """Records events and runs the caller's hooks in one transaction.
+    """Records events, seals them and runs the caller's hooks in one transaction.
 
     The library's own insert retries broken connections ten times; a command
     must instead fail fast (503) and leave nothing behind, so this is one
     attempt in one explicit transaction.
     """
+
+    def __init__(self, datastore: Any, *, events_table_name: str, chain_key: bytes):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_key = chain_key
+        # The trigger computes each hash; the seals over them are made here, with the key.
+        self.insert_and_hash = SQL(HEAD_BEFORE) + self.insert_events_statement + SQL(
+            RETURNING_FOR_SEALS)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], *, tracking: Any = None,
                       hooks: Sequence[TxHook] = (), **kwargs: Any) -> Sequence[int] | None:
@@ -34,8 +42,8 @@ class HookedRecorder(PostgresApplicationRecorder):
             for statement in self.lock_table_statements:
                 curs.execute(statement, prepare=True)
             curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
-            curs.execute(self.insert_events_statement, (rows,), prepare=True)
-            ids = [r["notification_id"] for r in curs.fetchall()]
+            curs.execute(self.insert_and_hash, (rows,), prepare=True)
+            ids = record_seals(curs, self.chain_key, curs.fetchall())
             for hook in hooks:
                 hook(curs, ids)
         return ids
@@ -46,8 +54,8 @@ class PostgresCsm(CsmApplication):
 
     name = "csm"
 
-    def __init__(self, env: dict[str, str], keys: PersonalKeys):
-        self.keys = keys
+    def __init__(self, env: dict[str, str], keys: PersonalKeys, chain_key: bytes):
+        self.keys, self.chain_key = keys, chain_key
         super().__init__(env=env)
 
     def construct_mapper(self) -> PersonalDataMapper:
@@ -55,7 +63,7 @@ class PostgresCsm(CsmApplication):
 
     def construct_recorder(self) -> HookedRecorder:
         datastore = self.factory.datastore  # type: ignore[attr-defined]
-        recorder = HookedRecorder(datastore, events_table_name=EVENTS)
+        recorder = HookedRecorder(datastore, events_table_name=EVENTS, chain_key=self.chain_key)
         if self.factory.env_create_table():  # type: ignore[attr-defined]
             # Parts started at the same moment would race on the library's DDL.
             with datastore.get_connection() as conn:

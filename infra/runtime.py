@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 import structlog
 from psycopg_pool import ConnectionPool
 
+from csm.infra.checkpointer import cover_unsealed_events
 from csm.infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
 from csm.infra.event_store import PostgresCsm
 from csm.infra.part_status import Heartbeat, PartStatus, ensure_health_tables
 from csm.infra.personal_data import PersonalKeys
 from csm.infra.schema import ensure_schema
-from csm.infra.secrets import api_keys, cipher_key
+from csm.infra.secrets import AuditKeys, api_keys, audit_keys, cipher_key
 from csm.infra.settings import Settings
 
 log = structlog.get_logger()
@@ -44,6 +45,7 @@ class Runtime:
             stopped = self.projectors is not None and not self.projectors.running()
             return ["threads of the parts of this process stopped"] if stopped else []
         return picture(self.pool, self.settings, local)
+    audit: AuditKeys | None = None
 
     def start_projectors(self, names: list[str] | None = None):
         """Runs the chosen projections (all by default) in background threads of this process."""
@@ -102,6 +104,7 @@ class Runtime:
 
 
 def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) -> Runtime:
+    audit = audit_keys(settings)  # before anything starts: a missing key stops here
     embedded = None
     url = settings.database_url
     if not url:
@@ -110,9 +113,10 @@ def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) ->
     pool = open_pool(url)
     pool.wait(timeout=30)
     keys = PersonalKeys(pool, cipher_key(settings))
-    app = PostgresCsm(eventsourcing_env(url), keys)
+    app = PostgresCsm(eventsourcing_env(url), keys, audit.chain_key)
     with pool.connection() as conn:
         ensure_schema(conn)
     ensure_health_tables(pool)
+    cover_unsealed_events(pool, audit)
     log.info("runtime_started", embedded=embedded is not None)
-    return Runtime(settings, url, pool, app, api_keys(settings), embedded)
+    return Runtime(settings, url, pool, app, api_keys(settings), embedded, audit=audit)

@@ -1,4 +1,5 @@
-"""Tables beside the library's event table: hash chain, recorded time, idempotency, keys."""
+"""Tables beside the library's event table: hash chain, seals, checkpoints, recorded time,
+idempotency, keys, snapshots."""
 from __future__ import annotations
 
 from psycopg import Connection
@@ -12,6 +13,8 @@ CHAIN_DDL = f"""
 ALTER TABLE {EVENTS} ADD COLUMN IF NOT EXISTS recorded_at timestamptz;
 ALTER TABLE {EVENTS} ADD COLUMN IF NOT EXISTS hash bytea;
 CREATE INDEX IF NOT EXISTS {EVENTS}_recorded_at_idx ON {EVENTS} USING brin (recorded_at);
+-- A stream's state as of a time: one probe for the last version recorded by then.
+CREATE INDEX IF NOT EXISTS {EVENTS}_stream_recorded_idx ON {EVENTS} (originator_id, recorded_at);
 CREATE TABLE IF NOT EXISTS csm_chain_head (
     id int PRIMARY KEY CHECK (id = 1),
     position bigint NOT NULL,
@@ -62,6 +65,40 @@ CREATE TRIGGER csm_chain_advance AFTER INSERT ON {EVENTS}
     FOR EACH STATEMENT EXECUTE FUNCTION csm_chain_advance();
 """
 
+# The seal of each event, written by csm in the recording transaction (infra/chain.py):
+# HMAC-SHA256 under CSM_CHAIN_KEY, which never enters the database, over its chain hash,
+# the position of the event recorded before it and how many sealed events there are up to
+# it. Checkpoints are signed by csm (infra/checkpoints.py); `at` is the text that was signed.
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS csm_event_seals (
+    position bigint PRIMARY KEY,
+    prev_position bigint NOT NULL,
+    ordinal bigint NOT NULL,
+    seal bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS csm_checkpoints (
+    position bigint PRIMARY KEY,
+    hash bytea NOT NULL,
+    at text NOT NULL,
+    kind text NOT NULL,
+    key_id text NOT NULL,
+    signature bytea NOT NULL,
+    published_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS csm_snapshots (
+    snapshot_id text PRIMARY KEY,
+    as_of timestamptz NOT NULL,
+    schema_name text NOT NULL UNIQUE,
+    status text NOT NULL DEFAULT 'pending',
+    position bigint NOT NULL,
+    applied bigint NOT NULL DEFAULT 0,
+    error text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    finished_at timestamptz
+);
+"""
+
 SUPPORT_DDL = """
 CREATE TABLE IF NOT EXISTS csm_idempotency (
     scope text NOT NULL,
@@ -103,3 +140,4 @@ def ensure_schema(conn: Connection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(7311001)")
         conn.execute(SUPPORT_DDL)
         conn.execute(CHAIN_DDL)
+        conn.execute(AUDIT_DDL)

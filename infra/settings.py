@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     csm_log_level: str = "INFO"
     csm_ready_max_lag_seconds: float = Field(default=30, gt=0)
     csm_heartbeat_seconds: float = Field(default=5, gt=0)
+    csm_chain_key: str | None = None
+    csm_signing_key: str | None = None
+    csm_topic_audit: str = "csm.audit"
+    csm_checkpoint_events: int = Field(default=10_000, ge=1)
+    csm_checkpoint_seconds: float = Field(default=60, gt=0, le=86_400)
 
     @field_validator("csm_timezone")
     @classmethod

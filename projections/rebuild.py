@@ -4,6 +4,8 @@ A rebuild replays the store into a private schema, then, in one transaction
 that holds the live status rows (so no live runner can write meanwhile),
 applies what arrived since, drops the old tables, moves the new ones in and
 records the position. Readers see the old tables or the new, never half.
+An as-of snapshot (projections/snapshots.py) is the same replay, stopped at a
+position and kept in its own schema.
 """
 from __future__ import annotations
 
@@ -77,24 +79,34 @@ def _grant_to_bi_roles(conn, schema: str) -> None:
             Identifier(schema), Identifier(r["role"])))
 
 
+def build_into(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo,
+               schema: str, upto: int, progress: Callable[[int], None] | None = None,
+               views: bool = False) -> Runner:
+    """Creates the projections' tables in a new schema and replays the store into them up
+    to position `upto`; the runner says how far it got."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(STATUS_DDL.format(schema=schema))
+        for p in projections:
+            _create(conn, p, schema, views=views)
+            conn.execute(f'INSERT INTO "{schema}".projection_status (name, version, config, '
+                         f'position, state) VALUES (%s, %s, %s, 0, %s)',
+                         (p.name, p.version, config_of(zone), Jsonb(p.initial_state())))
+    runner = Runner(pool, projections, zone, schema=schema)
+    runner.catch_up(upto, progress=progress)
+    return runner
+
+
 def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo, *,
             schema: str = READ_SCHEMA, upto: int | None = None,
             progress: Callable[[str, int], None] | None = None) -> int:
     """Rebuilds into fresh tables and swaps them in; returns the position they reached."""
     build = f"csm_build_{uuid.uuid4().hex[:12]}"
-    with pool.connection() as conn, conn.transaction():
-        conn.execute(STATUS_DDL.format(schema=build))
-        for p in projections:
-            _create(conn, p, build, views=False)
-            conn.execute(f'INSERT INTO "{build}".projection_status (name, version, config, '
-                         f'position, state) VALUES (%s, %s, %s, 0, %s)',
-                         (p.name, p.version, config_of(zone), Jsonb(p.initial_state())))
     names = ",".join(p.name for p in projections)
-    runner = Runner(pool, projections, zone, schema=build)
     try:
         # Up to the head as it is now; what arrives meanwhile is applied under the lock below.
         bound = upto if upto is not None else head_position(pool)
-        runner.catch_up(bound, progress=(lambda pos: progress(names, pos)) if progress else None)
+        runner = build_into(pool, projections, zone, build, bound,
+                            (lambda pos: progress(names, pos)) if progress else None)
         with pool.connection() as conn, conn.transaction():
             conn.execute(STATUS_DDL.format(schema=schema))
             names_ = [p.name for p in projections]

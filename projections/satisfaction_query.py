@@ -56,7 +56,7 @@ def satisfaction(pool: ConnectionPool, q: Slice, weights: dict[str, float]) -> l
     rows = fetch(pool, f"""
         SELECT {period_sql('day')} AS period_start, {cols}dimension, {sums}
         FROM "{q.schema}".satisfaction_facts WHERE {where}
-        GROUP BY 1, {cols}dimension ORDER BY 1""", params)
+        GROUP BY 1, {cols}dimension ORDER BY 1, {cols}dimension""", params)
     slices: dict[tuple, dict[str, dict[str, int]]] = defaultdict(dict)
     dimension_responses: dict[tuple, int] = defaultdict(int)
     for r in rows:

@@ -24,11 +24,17 @@ from csm.infra.settings import Settings
 ROLES = ("admin", "agent", "channel", "manager", "auditor")
 API_KEYS = ",".join(f"key-{r}:{r}" for r in ROLES)
 CIPHER_KEY = base64.b64encode(b"k" * 32).decode()
+CHAIN_KEY = base64.b64encode(b"c" * 32).decode()
+SIGNING_KEY = base64.b64encode(b"s" * 32).decode()
+# What a csm process on an external database needs, besides DATABASE_URL.
+KEYS_ENV = {"CSM_CIPHER_KEY": CIPHER_KEY, "CSM_CHAIN_KEY": CHAIN_KEY,
+            "CSM_SIGNING_KEY": SIGNING_KEY}
 
 
 def settings_for(url: str, data_dir: Path, **extra) -> Settings:
     return Settings(database_url=url, csm_data_dir=data_dir, csm_api_keys=API_KEYS,
-                    csm_cipher_key=CIPHER_KEY, **extra)
+                    csm_cipher_key=CIPHER_KEY, csm_chain_key=CHAIN_KEY,
+                    csm_signing_key=SIGNING_KEY, **extra)
 
 
 def new_database(server: EmbeddedPostgres) -> str:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import CIPHER_KEY
+from tests.conftest import KEYS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CSM = [sys.executable, "-c", "from infra.cli import main; main()"]
@@ -16,8 +16,7 @@ def csm_env(data_dir: Path, url: str | None = None, **extra: str) -> dict[str, s
     """The environment of a csm process: its own data dir, no key unless `extra` sets one."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("CSM_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
-    env.update(CSM_DATA_DIR=str(data_dir), CSM_CIPHER_KEY=CIPHER_KEY, CSM_LOG_LEVEL="INFO",
-               **extra)
+    env.update({"CSM_DATA_DIR": str(data_dir), "CSM_LOG_LEVEL": "INFO", **KEYS_ENV, **extra})
     if url:
         env["DATABASE_URL"] = url
     return env

@@ -144,7 +144,8 @@ def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: st
 def part_env(s: Settings) -> dict[str, str]:
     """The environment a `csm relay|project|inbound` process needs for these settings."""
     return {**os.environ, "DATABASE_URL": s.database_url or "",
-            "CSM_CIPHER_KEY": s.csm_cipher_key or "",
+            "CSM_CIPHER_KEY": s.csm_cipher_key or "", "CSM_CHAIN_KEY": s.csm_chain_key or "",
+            "CSM_SIGNING_KEY": s.csm_signing_key or "",
             "CSM_API_KEYS": s.csm_api_keys or "", "CSM_DATA_DIR": str(s.csm_data_dir),
             "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
             "CSM_KAFKA_PARTITIONS": str(s.csm_kafka_partitions), "CSM_TIMEZONE": s.csm_timezone,

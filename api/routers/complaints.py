@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from csm.api.answers import CommandAnswer, ComplaintOpened, ComplaintRecord, Escalated, Reopened
 from csm.api.commanding import new_id, record
+from csm.api.consistency import Snapshot, aggregate_in
 from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import COMMAND, RECORD
 from csm.api.path_ids import PathId
@@ -94,10 +95,11 @@ def close(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, call
 
 @router.get("/{complaint_id}", response_model=ComplaintRecord, responses=RECORD)
 def get_complaint(complaint_id: PathId, rt: RuntimeDep,
-                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))]):
-    """The complaint's current state and its timeline of events."""
-    c = rt.app.get_as(complaint_id, Complaint, "complaint")
-    timeline = [public_event(e, caller) for e in rt.app.events.get(complaint_id)]
+                  caller: Annotated[Caller, Depends(allow("agent", "manager", "auditor"))],
+                  snapshot: Snapshot = None):
+    """The complaint's current state (or at a snapshot's as_of) and its timeline of events."""
+    c = aggregate_in(rt, snapshot, complaint_id, Complaint, "complaint")
+    timeline = [public_event(e, caller) for e in rt.app.events.get(complaint_id, lte=c.version)]
     return {"complaint_id": c.id, "status": c.status, "department_id": c.department_id,
             "handler": c.handler, "severity": c.severity, "escalation_level": c.level,
             "customer_id": c.customer_id, "opened_at": c.opened_at,

@@ -1,10 +1,17 @@
 """Read-model queries: satisfaction, complaint backlog and stats, feedback, surveys, scores."""
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from csm.api.consistency import MinPosition, Snapshot, Wait, answer, await_position, schema_for
+from csm.api.consistency import (
+    MinPosition,
+    Snapshot,
+    Wait,
+    answer,
+    await_position,
+    judged_at,
+    schema_for,
+)
 from csm.api.deps import Caller, RuntimeDep, allow
 from csm.api.openapi import QUERY
 from csm.api.path_ids import PathId
@@ -60,7 +67,7 @@ def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = N
     """Every complaint not closed, oldest first, with overdue judged now (or at as_of)."""
     schema = schema_for(rt, snapshot)
     s = await_position(rt, schema, ("complaints",), min_position, wait)
-    now = as_of or datetime.now(UTC)
+    now = as_of or judged_at(rt, snapshot)
     body = complaints_query.backlog(rt.pool, schema, now, department_id, status, overdue, limit)
     return answer(body, s["position"])
 
@@ -126,7 +133,7 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Sna
     """Revisits scheduled per period: completed, outcomes, overdue, mean satisfaction."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("followups",), min_position, wait)
-    rows = followups_query.revisit_stats(rt.pool, q, datetime.now(UTC))
+    rows = followups_query.revisit_stats(rt.pool, q, judged_at(rt, snapshot))
     return answer({"rows": rows}, s["position"])
 
 
@@ -140,6 +147,6 @@ def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: IdFilter 
     """Improvement actions, overdue ones flagged."""
     schema = schema_for(rt, snapshot)
     s = await_position(rt, schema, ("followups",), min_position, wait)
-    items = followups_query.improvement_actions(rt.pool, schema, datetime.now(UTC),
+    items = followups_query.improvement_actions(rt.pool, schema, judged_at(rt, snapshot),
                                                 department_id, status, limit)
     return answer({"items": items}, s["position"])

@@ -42,7 +42,7 @@ def test_csm_verify_prints_its_report_as_json_and_counts_every_event(three_event
     code, report, progress = _verify(three_events, tmp_path)
     assert code == 0
     assert report == {"ok": True, "events_checked": 3, "first_bad_position": None,
-                      "reason": None}
+                      "reason": None, "sealed_from": 1, "gaps": 0, "checkpoints_checked": 0}
     assert "verify: 3 events" in progress
 
 

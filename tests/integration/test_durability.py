@@ -43,8 +43,9 @@ def test_a_restart_keeps_every_event_and_the_chain(own_server, tmp_path):
         with server.client("admin") as c:
             created(c.post(f"/v1/complaints/{cid}/acknowledge", json={}))
             assert c.get(f"/v1/complaints/{cid}").json()["status"] == "acknowledged"
-        assert verify_chain(rt.pool).as_dict() == {
-            "ok": True, "events_checked": 3, "first_bad_position": None, "reason": None}
+        assert verify_chain(rt.pool, rt.audit).as_dict() == {
+            "ok": True, "events_checked": 3, "first_bad_position": None, "reason": None,
+            "sealed_from": 1, "gaps": 0, "checkpoints_checked": 0}
     finally:
         server.stop()
         rt.close()
@@ -80,7 +81,7 @@ def test_with_postgres_stopped_the_api_answers_503_and_writes_nothing(own_server
             assert _count(own_server.url) == {"events": before["events"] + 1,
                                               "idempotency": before["idempotency"] + 1}
             assert c.get("/ready").status_code == 200
-        assert verify_chain(rt.pool).ok
+        assert verify_chain(rt.pool, rt.audit).ok
     finally:
         server.stop()
         rt.close()

@@ -149,12 +149,20 @@ def test_every_read_model_built_from_a_legacy_store_shows_what_the_previous_rele
 
 def test_the_hash_chain_of_a_legacy_store_verifies_as_stored(legacy):
     rt, server = legacy
+    head = EXPECTED["head"]
 
-    report = verify_chain(rt.pool).as_dict()
-    assert {k: report[k] for k in EXPECTED["chain"]} == EXPECTED["chain"]
+    report = verify_chain(rt.pool, rt.audit).as_dict()
     with server.client("auditor") as auditor:
         answer = auditor.get("/v1/audit/verify").json()
-    assert (answer["ok"], answer["events_checked"]) == (True, EXPECTED["head"])
+        signed = auditor.get("/v1/audit/checkpoints").json()["items"]
+
+    assert {k: report[k] for k in EXPECTED["chain"]} == EXPECTED["chain"]
+    # Written before events were sealed: covered by the checkpoint this release signed when
+    # it first started on the store, and sealed from the position after it on.
+    assert [(c["kind"], c["position"]) for c in signed] == [("upgrade", head)]
+    assert (report["sealed_from"], report["checkpoints_checked"]) == (head + 1, 1)
+    assert (answer["ok"], answer["events_checked"], answer["sealed_from"]) == (True, head,
+                                                                               head + 1)
 
 
 def test_kafka_carries_a_legacy_store_under_event_types_to_the_projectors(pg_server, kafka_broker,
@@ -224,5 +232,6 @@ def test_events_recorded_on_a_legacy_store_are_stored_by_type_and_old_and_new_lo
         before["backlog"] + 1, before["survey_responses"] + 1)
     problems, _, _ = compare_with_rebuild(rt)
     assert problems == []
-    chain = verify_chain(rt.pool)
-    assert (chain.ok, chain.events_checked) == (True, EXPECTED["head"] + len(new_rows))
+    chain = verify_chain(rt.pool, rt.audit)
+    assert (chain.ok, chain.events_checked, chain.sealed_from) == (
+        True, EXPECTED["head"] + len(new_rows), EXPECTED["head"] + 1)

@@ -24,7 +24,7 @@ from csm.projections.rebuild import rebuild
 from csm.projections.registry import ALL
 from csm.projections.store import head_position
 from tests.read_model_checks import differences
-from tests.conftest import API_KEYS, CIPHER_KEY, new_database, settings_for
+from tests.conftest import API_KEYS, KEYS_ENV, new_database, settings_for
 
 EVENTS = 100_000
 MIN_KILLS = 5
@@ -61,7 +61,7 @@ class Projector:
     """`csm project` as its own process, configured through the environment only."""
 
     def __init__(self, url: str, tmp_path, run: int):
-        env = {**os.environ, "DATABASE_URL": url, "CSM_CIPHER_KEY": CIPHER_KEY,
+        env = {**os.environ, "DATABASE_URL": url, **KEYS_ENV,
                "CSM_API_KEYS": API_KEYS, "CSM_DATA_DIR": str(tmp_path), "CSM_TIMEZONE": ZONE,
                "CSM_LOG_LEVEL": "WARNING"}
         self.log = open(tmp_path / f"project-{run}.log", "wb")
