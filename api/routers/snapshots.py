@@ -7,11 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from csm.api.deps import Caller, IdempotencyKey, RuntimeDep, allow
+from csm.api.openapi import CREATE, RECORD, SERVICE
+from csm.api.path_ids import PathId
 from csm.domain.application import Recorded
 from csm.domain.errors import InvalidInput, NotFound
+from csm.domain.fields import Timestamp
 from csm.infra.idempotency import run_once
 from csm.projections import snapshots
 from csm.projections.snapshots import SnapshotBuilder
@@ -37,7 +40,7 @@ Builder = Annotated[SnapshotBuilder, Depends(builder)]
 
 class SnapshotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: AwareDatetime
+    as_of: Timestamp
 
 
 class Snapshot(BaseModel):
@@ -53,6 +56,14 @@ class Snapshot(BaseModel):
     finished_at: datetime | None
 
 
+class SnapshotRequested(BaseModel):
+    id: str
+    position: int
+    snapshot_id: str
+    as_of: str
+    status: str
+
+
 class Snapshots(BaseModel):
     items: list[Snapshot]
 
@@ -62,7 +73,7 @@ def answer_of(snap: dict[str, Any]) -> dict[str, Any]:
             "status": snap["status"]}
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=SnapshotRequested, responses=CREATE)
 def request_snapshot(body: SnapshotIn, rt: RuntimeDep, request: Request, caller: Auditor,
                      build: Builder, key: IdempotencyKey = None):
     """Build every read model from the events recorded up to `as_of`, in the background."""
@@ -88,14 +99,14 @@ def _json(body: Any) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body))
 
 
-@router.get("", response_model=Snapshots)
+@router.get("", response_model=Snapshots, responses=SERVICE)
 def list_snapshots(rt: RuntimeDep, caller: Auditor, build: Builder):
     """Every snapshot, newest first, with its status and progress."""
     return _json({"items": snapshots.listing(rt.pool)})
 
 
-@router.get("/{snapshot_id}", response_model=Snapshot)
-def get_snapshot(snapshot_id: str, rt: RuntimeDep, caller: Auditor, build: Builder):
+@router.get("/{snapshot_id}", response_model=Snapshot, responses=RECORD)
+def get_snapshot(snapshot_id: PathId, rt: RuntimeDep, caller: Auditor, build: Builder):
     """One snapshot: status (pending, running, ready, failed), progress, position."""
     found = snapshots.find(rt.pool, snapshot_id)
     if found is None:
@@ -103,8 +114,8 @@ def get_snapshot(snapshot_id: str, rt: RuntimeDep, caller: Auditor, build: Build
     return _json(found)
 
 
-@router.delete("/{snapshot_id}", status_code=204)
-def delete_snapshot(snapshot_id: str, rt: RuntimeDep, caller: Auditor):
+@router.delete("/{snapshot_id}", status_code=204, responses=RECORD)
+def delete_snapshot(snapshot_id: PathId, rt: RuntimeDep, caller: Auditor):
     """Remove a snapshot and its tables (a build under way stops)."""
     if not snapshots.delete_snapshot(rt.pool, snapshot_id):
         raise NotFound(f"snapshot '{snapshot_id}' not found")

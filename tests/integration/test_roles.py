@@ -55,6 +55,13 @@ GRANTED: dict[str, tuple[str, ...]] = {
     "GET /v1/improvement-actions": READERS,
     "GET /v1/audit/streams/{stream_id}/events": ("auditor",),
     "GET /v1/audit/verify": ("auditor",),
+    "GET /v1/audit/streams/{stream_id}/state": ("auditor",),
+    "GET /v1/audit/checkpoints": ("auditor",),
+    "GET /v1/audit/public-key": ("auditor",),
+    "POST /v1/audit/snapshots": ("auditor",),
+    "GET /v1/audit/snapshots": ("auditor",),
+    "GET /v1/audit/snapshots/{snapshot_id}": ("auditor",),
+    "DELETE /v1/audit/snapshots/{snapshot_id}": ("auditor",),
 }
 ROUTES = [f"{method.upper()} {path}" for path, methods in DOCUMENT["paths"].items()
           for method in methods]
