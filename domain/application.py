@@ -28,7 +28,7 @@ from csm.domain.unit_of_work import Step, UnitOfWork
 
 A = TypeVar("A")
 # A step the caller runs in the recording transaction: (cursor, positions, answer) -> None.
-Hook = Callable[[Any, Sequence[int], dict[str, Any]], None]
+AnswerStep = Callable[[Any, Sequence[int], dict[str, Any]], None]
 UPDATE_ATTEMPTS = 8
 
 
@@ -62,7 +62,7 @@ class CoreHandlers(Application[str]):
         return self.__dict__.setdefault("_per_thread", threading.local())
 
     # -- the service layer ----------------------------------------------------
-    def handle(self, command: c.Command, in_transaction: Sequence[Hook] = ()) -> Recorded:
+    def handle(self, command: c.Command, in_transaction: Sequence[AnswerStep] = ()) -> Recorded:
         """Decides and records one command; inside `batch()` only decides (the batch records)."""
         handler = self.HANDLERS[type(command)]
         if self.uow is not None:
@@ -204,6 +204,6 @@ class CoreHandlers(Application[str]):
                            about="the policy")
 
 
-def _bound(hooks: Sequence[Hook], recorded: Recorded) -> list[Step]:
+def _bound(steps: Sequence[AnswerStep], recorded: Recorded) -> list[Step]:
     answer = {"id": recorded.id, **recorded.extra}
-    return [lambda curs, ids, h=h: h(curs, ids, answer) for h in hooks]
+    return [lambda curs, ids, h=h: h(curs, ids, answer) for h in steps]

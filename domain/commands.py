@@ -12,25 +12,28 @@ from typing import Any
 
 from csm.domain.policy import PolicyRules
 
+# Every command is immutable and built by name.
+immutable = dataclass(frozen=True, kw_only=True)
 
-@dataclass(frozen=True, kw_only=True)
+
+@immutable
 class Command:
     now: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class Timed(Command):
     occurred_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class RegisterDepartment(Command):
     department_id: str
     name: str
     satisfaction_target: float
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class RegisterCustomer(Command):
     customer_id: str
     name: str
@@ -40,19 +43,19 @@ class RegisterCustomer(Command):
     segment: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class EraseCustomer(Command):
     customer_id: str
     reason: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class PublishPolicy(Command):
     rules: PolicyRules
     by: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class SubmitFeedback(Timed):
     feedback_id: str
     customer_id: str | None
@@ -66,7 +69,7 @@ class SubmitFeedback(Timed):
     complaint_id: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class OpenComplaint(Timed):
     complaint_id: str
     customer_id: str | None
@@ -77,53 +80,53 @@ class OpenComplaint(Timed):
     description: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class AcknowledgeComplaint(Timed):
     complaint_id: str
     by: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class AssignComplaint(Timed):
     complaint_id: str
     department_id: str | None
     handler: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class EscalateComplaint(Timed):
     complaint_id: str
     reason: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class ResolveComplaint(Timed):
     complaint_id: str
     resolution: str
     by: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class ReopenComplaint(Timed):
     complaint_id: str
     reason: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class CloseComplaint(Timed):
     complaint_id: str
     customer_satisfied: bool | None = None
     satisfaction: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class RecordMissedDeadlines(Command):
     """The deadline watcher's order: breaches for due times that passed unmet."""
     complaint_id: str
     grace: timedelta
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class CreateSurvey(Command):
     survey_id: str
     name: str
@@ -131,14 +134,14 @@ class CreateSurvey(Command):
     questions: list[dict[str, Any]]
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class SendInvitations(Command):
     survey_id: str
     customer_ids: list[str]
     channel: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class AnswerSurvey(Timed):
     survey_id: str
     response_id: str
@@ -149,7 +152,7 @@ class AnswerSurvey(Timed):
     comment: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class ScheduleRevisit(Timed):
     revisit_id: str
     customer_id: str
@@ -159,7 +162,7 @@ class ScheduleRevisit(Timed):
     due_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class CompleteRevisit(Timed):
     revisit_id: str
     outcome: str
@@ -167,7 +170,7 @@ class CompleteRevisit(Timed):
     notes: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class RaiseImprovement(Command):
     action_id: str
     department_id: str
@@ -176,12 +179,12 @@ class RaiseImprovement(Command):
     due_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class CompleteImprovement(Command):
     action_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@immutable
 class VerifyImprovement(Command):
     action_id: str
     effective: bool
