@@ -1,15 +1,16 @@
-"""Turning a validated body into one recorded command: ids, idempotency, the 201 answer."""
+"""Turning a validated body into one handled command: ids, idempotency, the 201 answer."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from csm.api.deps import Caller
-from csm.domain.application import Hook, Recorded
+from csm.domain.commands import Command, from_body
 from csm.infra.idempotency import run_once
 from csm.infra.runtime import Runtime
 
@@ -19,8 +20,11 @@ def new_id() -> str:
 
 
 def record(rt: Runtime, caller: Caller, key: str | None, request: Request,
-           body: BaseModel | None, command: Callable[[Sequence[Hook]], Recorded]) -> JSONResponse:
+           body: BaseModel | None, kind: type[Command], now: datetime,
+           **given: Any) -> JSONResponse:
+    """Handles the command `kind` built from the body (and `given` fields) once per key."""
+    command = from_body(kind, body, now, **given)
     payload = body.model_dump(mode="json") if body is not None else None
-    answer = run_once(rt.pool, caller.scope, key, f"{request.method} {request.url.path}",
+    answer = run_once(rt.pool, rt.app, caller.scope, key, f"{request.method} {request.url.path}",
                       payload, command)
     return JSONResponse(answer, status_code=201)

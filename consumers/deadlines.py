@@ -19,6 +19,8 @@ from typing import Any
 import structlog
 from psycopg_pool import ConnectionPool
 
+from csm.domain.application import NothingToRecord
+from csm.domain.commands import RecordMissedDeadlines
 from csm.domain.csm import CsmApplication
 
 log = structlog.get_logger()
@@ -52,8 +54,12 @@ class DeadlineWatcher:
                 CANDIDATES, {"now": now, "limit": limit}).fetchall()]
         recorded = 0
         for complaint_id in ids:
-            if self.app.record_missed_deadlines(complaint_id, now, self.grace) is not None:
-                recorded += 1
+            try:
+                self.app.handle(RecordMissedDeadlines(complaint_id=complaint_id,
+                                                      grace=self.grace, now=now))
+            except NothingToRecord:
+                continue
+            recorded += 1
         if recorded:
             log.info("deadlines_breached", complaints=recorded, candidates=len(ids))
         self.recorded += recorded

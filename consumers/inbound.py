@@ -51,6 +51,7 @@ from csm.consumers.kafka_io import (
 )
 from csm.consumers.outage import Outage
 from csm.consumers.refusal_reasons import not_found, reason
+from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
 from csm.domain.errors import DomainError, NotFound
 from csm.infra.idempotency import (
@@ -83,7 +84,7 @@ class Parsed:
     rec: Any
     env: Envelope
     body: dict[str, Any]
-    command: Any
+    command: Command
 
 
 @dataclass
@@ -122,7 +123,8 @@ class Inbound:
             self._dead_letter(rec, reason(exc))
             return
         try:
-            run_once(self.pool, SCOPE, msg.env.message_id, msg.env.type, msg.body, msg.command)
+            run_once(self.pool, self.app, SCOPE, msg.env.message_id, msg.env.type, msg.body,
+                     msg.command)
             self.accepted += 1
         except NotFound as exc:
             self._retry_later(msg, exc)
@@ -160,7 +162,7 @@ class Inbound:
             with self.app.batch() as uow:
                 for m, digest_ in todo:
                     try:
-                        answer = m.command(()).answer()
+                        answer = self.app.handle(m.command).answer()
                     except NotFound as exc:
                         self._retry_later(m, exc)
                         continue
@@ -170,8 +172,8 @@ class Inbound:
                     entries.append((m.env.message_id, digest_, answer))
                     kept.append(m)
                 if entries:
-                    uow.hooks.append(remember_all(SCOPE, entries))
-                    self.app.flush_batch(uow)
+                    uow.steps.append(remember_all(SCOPE, entries))
+                    self.app.flush(uow)
             self.accepted += len(kept)
         except (IntegrityError, DomainError, psycopg.errors.UniqueViolation) as exc:
             log.info("inbound_batch_replayed_one_by_one", messages=len(kept), reason=repr(exc)[:200])
@@ -189,7 +191,7 @@ class Inbound:
         except (orjson.JSONDecodeError, ValidationError) as exc:
             raise Unacceptable(reason(exc, raw=value)) from None
         try:
-            payload, command = command_for(self.app, env, datetime.now(UTC))
+            payload, command = command_for(env, datetime.now(UTC))
         except ValidationError as exc:
             raise Unacceptable(reason(exc, where="payload.")) from None
         return Parsed(rec, env, payload.model_dump(mode="json"), command)

@@ -8,7 +8,7 @@ same record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,8 +22,7 @@ from csm.api.schemas import (
     ResponseIn,
     RevisitCompleteIn,
 )
-from csm.domain.application import Hook, Recorded
-from csm.domain.csm import CsmApplication
+from csm.domain import commands as c
 from csm.domain.fields import Id, Timestamp, storable_text
 
 MessageType = Literal["customer.registered", "feedback.submitted", "complaint.opened",
@@ -56,47 +55,33 @@ class RevisitDoneMessage(RevisitCompleteIn):
     revisit_id: Id
 
 
-Command = Callable[[Sequence[Hook]], Recorded]
+@dataclass(frozen=True)
+class Meaning:
+    """What a message type asks for: its payload's schema, its command, the id it may derive."""
+    schema: type[BaseModel]
+    command: type[c.Command]
+    derived_id: str | None  # the record id a payload may leave out
 
 
-def command_for(app: CsmApplication, env: Envelope, now: datetime) -> tuple[BaseModel, Command]:
+MEANINGS: dict[str, Meaning] = {
+    "customer.registered": Meaning(CustomerIn, c.RegisterCustomer, "customer_id"),
+    "feedback.submitted": Meaning(FeedbackIn, c.SubmitFeedback, "feedback_id"),
+    "complaint.opened": Meaning(ComplaintIn, c.OpenComplaint, "complaint_id"),
+    "complaint.reopened": Meaning(ReopenMessage, c.ReopenComplaint, None),
+    "survey.answered": Meaning(AnswerMessage, c.AnswerSurvey, "response_id"),
+    "revisit.completed": Meaning(RevisitDoneMessage, c.CompleteRevisit, None),
+}
+
+
+def command_for(env: Envelope, now: datetime) -> tuple[BaseModel, c.Command]:
     """The validated payload and the command it asks for (raises on invalid input)."""
+    meaning = MEANINGS[env.type]
     payload = dict(env.payload)
-    if env.occurred_at is not None and env.type != "customer.registered":
+    if env.occurred_at is not None and "occurred_at" in meaning.schema.model_fields:
         payload.setdefault("occurred_at", env.occurred_at.isoformat())
-    derived = str(uuid.uuid5(INBOUND_NS, env.message_id))
-    t = env.type
-    if t == "customer.registered":
-        c = CustomerIn.model_validate(payload)
-        return c, lambda h: app.register_customer(
-            c.customer_id or derived, c.name, c.email, c.phone, c.tier, c.segment, now, hooks=h)
-    if t == "feedback.submitted":
-        f = FeedbackIn.model_validate(payload)
-        when = f.when(now)
-        return f, lambda h: app.submit_feedback(
-            f.feedback_id or derived, customer_id=f.customer_id, channel=f.channel, kind=f.kind,
-            department_id=f.department_id, category=f.category, rating=f.rating, text=f.text,
-            severity=f.severity, complaint_id=f.complaint_id, occurred_at=when, now=now, hooks=h)
-    if t == "complaint.opened":
-        o = ComplaintIn.model_validate(payload)
-        when = o.when(now)
-        return o, lambda h: app.open_complaint(
-            o.complaint_id or derived, customer_id=o.customer_id, channel=o.channel,
-            department_id=o.department_id, category=o.category, severity=o.severity,
-            description=o.description, occurred_at=when, now=now, hooks=h)
-    if t == "complaint.reopened":
-        r = ReopenMessage.model_validate(payload)
-        when = r.when(now)
-        return r, lambda h: app.reopen_complaint(r.complaint_id, r.reason, when, now, hooks=h)
-    if t == "survey.answered":
-        a = AnswerMessage.model_validate(payload)
-        when = a.when(now)
-        return a, lambda h: app.answer_survey(
-            a.survey_id, a.response_id or derived, customer_id=a.customer_id,
-            department_id=a.department_id, channel=a.channel,
-            answers=[x.model_dump() for x in a.answers], comment=a.comment, occurred_at=when,
-            now=now, hooks=h)
-    d = RevisitDoneMessage.model_validate(payload)
-    when = d.when(now)
-    return d, lambda h: app.complete_revisit(d.revisit_id, d.outcome, d.satisfaction, d.notes,
-                                             when, now, hooks=h)
+    body = meaning.schema.model_validate(payload)
+    given = {}
+    if meaning.derived_id is not None:
+        given[meaning.derived_id] = (getattr(body, meaning.derived_id)
+                                     or str(uuid.uuid5(INBOUND_NS, env.message_id)))
+    return body, c.from_body(meaning.command, body, now, **given)

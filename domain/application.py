@@ -1,10 +1,12 @@
-"""The command handlers: the only place that loads and saves aggregates.
+"""The service layer: `handle(command)`, the only place that loads and saves aggregates.
 
-Each handler takes `now` and ids from its caller, lets the aggregates decide,
-and records all their events in one transaction. `hooks` are run by the
-recorder inside that transaction (idempotency records, key destruction), so
-they commit or roll back with the events. The answer carries the global
-position of the last recorded event.
+A handler takes its command (ids, `now`, `occurred_at` from the caller), lets
+the aggregates decide and commits them to the unit of work; `handle` then
+records all their events in one transaction, with the steps the caller and
+the infrastructure run inside it (idempotency records, key destruction), so
+those commit or roll back with the events. On a concurrent change it decides
+again on the fresh state. The answer carries the global position of the last
+recorded event.
 """
 from __future__ import annotations
 
@@ -12,21 +14,21 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from csm.domain import commands as c
 from csm.domain.customer import Customer
 from csm.domain.department import Department
 from csm.domain.errors import AlreadyExists, ConcurrentChange, NotFound
 from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
-from csm.domain.unit_of_work import UnitOfWork
+from csm.domain.unit_of_work import Step, UnitOfWork
 
 A = TypeVar("A")
-# A hook runs inside the recording transaction: (cursor, positions, answer) -> None.
-Hook = Callable[[Any, Sequence[int], dict[str, Any]], None]
+# A step the caller runs in the recording transaction: (cursor, positions, answer) -> None.
+AnswerStep = Callable[[Any, Sequence[int], dict[str, Any]], None]
 UPDATE_ATTEMPTS = 8
 
 
@@ -48,16 +50,79 @@ class Recorded:
 class CoreHandlers(Application[str]):
     name = "csm"
     env = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": "20000"}
+    # command class -> handler; the application that holds every handler fills it in.
+    HANDLERS: ClassVar[dict[type[c.Command], Callable[[Any, Any], Recorded]]] = {}
 
     @property
     def uow(self) -> UnitOfWork | None:
-        """The batch this thread is in, if any (the application serves many threads)."""
+        """The unit of work this thread is in, if any (the application serves many threads)."""
         return getattr(self._thread_state(), "uow", None)
 
     def _thread_state(self) -> threading.local:
         return self.__dict__.setdefault("_per_thread", threading.local())
 
-    # -- plumbing ---------------------------------------------------------
+    # -- the service layer ----------------------------------------------------
+    def handle(self, command: c.Command, in_transaction: Sequence[AnswerStep] = ()) -> Recorded:
+        """Decides and records one command; inside `batch()` only decides (the batch records)."""
+        handler = self.HANDLERS[type(command)]
+        if self.uow is not None:
+            recorded = handler(self, command)
+            self.uow.steps.extend(_bound(in_transaction, recorded))
+            return recorded
+        for _ in range(UPDATE_ATTEMPTS):
+            with self._unit() as uow:
+                recorded = handler(self, command)
+                uow.steps.extend(_bound(in_transaction, recorded))
+                try:
+                    position = self.flush(uow)
+                except IntegrityError:
+                    if uow.creating:
+                        raise AlreadyExists(f"'{recorded.id}' is already taken by another "
+                                            "record; choose another id") from None
+                    continue
+            if position is None:
+                raise NothingToRecord(recorded.id)
+            return Recorded(recorded.id, position, recorded.extra)
+        raise ConcurrentChange(f"{uow.about} is being changed by others at this moment; "
+                               "try again")
+
+    @contextmanager
+    def batch(self) -> Iterator[UnitOfWork]:
+        """Commands inside share one unit of work; `flush` records them together."""
+        with self._unit() as uow:
+            yield uow
+
+    @contextmanager
+    def _unit(self) -> Iterator[UnitOfWork]:
+        state = self._thread_state()
+        state.uow = UnitOfWork()
+        try:
+            yield state.uow
+        finally:
+            state.uow = None
+
+    def flush(self, uow: UnitOfWork) -> int | None:
+        """Records every pending event of the unit in one transaction; the last position."""
+        pending = uow.pending()
+        if not pending:
+            return None
+        events = [e for a in pending for e in a.pending_events]
+        self.prepare_save(pending)
+        recordings = self.save(*pending, hooks=[*uow.steps, *self.recording_steps(events)])
+        self.recorded(events)
+        return recordings[-1].notification.id if recordings else None
+
+    def prepare_save(self, aggregates: list[Any]) -> None:
+        """Called before a unit is saved (the infrastructure may warm caches)."""
+
+    def recording_steps(self, events: list[Any]) -> list[Step]:
+        """Steps the infrastructure runs in the transaction that records these events."""
+        return []
+
+    def recorded(self, events: list[Any]) -> None:
+        """Called once these events are recorded (the infrastructure may drop caches)."""
+
+    # -- what handlers use ----------------------------------------------------
     def get_as(self, stream_id: str, kind: type[A], label: str) -> A:
         found = self.uow.seen(stream_id) if self.uow else None
         if found is None:
@@ -72,67 +137,22 @@ class CoreHandlers(Application[str]):
         return found
 
     def commit(self, result_id: str, *aggregates: Any, extra: dict[str, Any] | None = None,
-               hooks: Sequence[Hook] = (), creating: bool = False) -> Recorded:
-        answer = {"id": result_id, **(extra or {})}
-        bound = [lambda curs, ids, h=h: h(curs, ids, answer) for h in hooks]
-        if self.uow is not None:
-            self.uow.add(result_id, aggregates, bound, creating)
-            return Recorded(result_id, 0, extra or {})
-        try:
-            recordings = self.save(*aggregates, hooks=bound)
-        except IntegrityError:
-            if creating:
-                raise AlreadyExists(
-                    f"'{result_id}' is already taken by another record; choose another id") from None
-            raise
-        if not recordings:
-            raise NothingToRecord(result_id)
-        return Recorded(result_id, recordings[-1].notification.id, extra or {})
+               creating: bool = False, about: str | None = None) -> Recorded:
+        """Hands the decided aggregates to the unit of work; `handle` records them."""
+        uow = self.uow
+        assert uow is not None, "commands run through handle()"
+        uow.add(aggregates, creating)
+        uow.about = uow.about or about or f"'{result_id}'"
+        return Recorded(result_id, 0, extra or {})
 
     def update(self, stream_id: str, kind: type[A], label: str, change: Callable[[A], Any],
-               hooks: Sequence[Hook] = (), extra: Callable[[A], dict[str, Any]] | None = None
-               ) -> Recorded:
-        """Load, change, save; on a concurrent change, decide again on the fresh state.
-
-        `change` may return further aggregates (automated follow-ups) to save with it.
-        """
-        def attempt() -> Recorded:
-            aggregate = self.get_as(stream_id, kind, label)
-            others = change(aggregate)
-            more = list(others) if isinstance(others, (list, tuple)) else []
-            return self.commit(stream_id, aggregate, *more, hooks=hooks,
-                               extra=extra(aggregate) if extra else None)
-        return self.retrying(attempt, f"{label} '{stream_id}'")
-
-    def retrying(self, attempt: Callable[[], Recorded], what: str) -> Recorded:
-        for _ in range(UPDATE_ATTEMPTS):
-            try:
-                return attempt()
-            except IntegrityError:
-                continue
-        raise ConcurrentChange(f"{what} is being changed by others at this moment; try again")
-
-    @contextmanager
-    def batch(self) -> Iterator[UnitOfWork]:
-        """Commands inside share one unit of work; `flush_batch` records them together."""
-        state = self._thread_state()
-        state.uow = UnitOfWork()
-        try:
-            yield state.uow
-        finally:
-            state.uow = None
-
-    def flush_batch(self, uow: UnitOfWork) -> int | None:
-        """Records every pending event of the batch in one transaction; the last position."""
-        pending = uow.pending()
-        if not pending:
-            return None
-        self.prepare_save(pending)
-        recordings = self.save(*pending, hooks=uow.hooks)
-        return recordings[-1].notification.id if recordings else None
-
-    def prepare_save(self, aggregates: list[Any]) -> None:
-        """Called before a batch is saved (the infrastructure may warm caches)."""
+               extra: Callable[[A], dict[str, Any]] | None = None) -> Recorded:
+        """Load and change one aggregate; `change` may return follow-ups to save with it."""
+        aggregate = self.get_as(stream_id, kind, label)
+        more = change(aggregate) or []
+        return self.commit(stream_id, aggregate, *more,
+                           extra=extra(aggregate) if extra else None,
+                           about=f"{label} '{stream_id}'")
 
     def policy(self) -> tuple[PolicyRules, int]:
         """The policy in force and its version (0: the defaults, never published)."""
@@ -161,33 +181,29 @@ class CoreHandlers(Application[str]):
         return known[department_id]
 
     # -- customers, departments, policy -------------------------------------
-    def register_department(self, department_id: str, name: str, satisfaction_target: float,
-                            now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
-        d = Department.register(department_id, name, satisfaction_target, now)
-        return self.commit(department_id, d, hooks=hooks, creating=True)
+    def register_department(self, cmd: c.RegisterDepartment) -> Recorded:
+        d = Department.register(cmd.department_id, cmd.name, cmd.satisfaction_target, cmd.now)
+        return self.commit(cmd.department_id, d, creating=True)
 
-    def register_customer(self, customer_id: str, name: str, email: str | None,
-                          phone: str | None, tier: str, segment: str | None, now: datetime,
-                          hooks: Sequence[Hook] = ()) -> Recorded:
-        c = Customer.register(customer_id, name, email, phone, tier, segment, now)
-        return self.commit(customer_id, c, hooks=hooks, creating=True)
+    def register_customer(self, cmd: c.RegisterCustomer) -> Recorded:
+        customer = Customer.register(cmd.customer_id, cmd.name, cmd.email, cmd.phone, cmd.tier,
+                                     cmd.segment, cmd.now)
+        return self.commit(cmd.customer_id, customer, creating=True)
 
-    def erase_customer(self, customer_id: str, reason: str | None, now: datetime,
-                       hooks: Sequence[Hook] = ()) -> Recorded:
-        return self.update(customer_id, Customer, "customer", lambda c: c.erase(reason, now),
-                           hooks=hooks)
+    def erase_customer(self, cmd: c.EraseCustomer) -> Recorded:
+        return self.update(cmd.customer_id, Customer, "customer",
+                           lambda customer: customer.erase(cmd.reason, cmd.now))
 
-    def publish_policy(self, rules: PolicyRules, by: str | None, now: datetime,
-                       hooks: Sequence[Hook] = ()) -> Recorded:
-        for _ in range(UPDATE_ATTEMPTS):
-            try:
-                policy = self.repository.get(POLICY_STREAM_ID)
-                policy.publish(rules, by, now)
-            except AggregateNotFoundError:
-                policy = Policy.publish_first(rules, by, now)
-            try:
-                return self.commit(POLICY_STREAM_ID, policy, hooks=hooks,
-                                   extra={"version": policy.version})
-            except (IntegrityError, AlreadyExists):
-                continue
-        raise ConcurrentChange("the policy is being changed by someone else; try again")
+    def publish_policy(self, cmd: c.PublishPolicy) -> Recorded:
+        try:
+            policy = self.get_as(POLICY_STREAM_ID, Policy, "policy")
+            policy.publish(cmd.rules, cmd.by, cmd.now)
+        except NotFound:
+            policy = Policy.publish_first(cmd.rules, cmd.by, cmd.now)
+        return self.commit(POLICY_STREAM_ID, policy, extra={"version": policy.version},
+                           about="the policy")
+
+
+def _bound(steps: Sequence[AnswerStep], recorded: Recorded) -> list[Step]:
+    answer = {"id": recorded.id, **recorded.extra}
+    return [lambda curs, ids, h=h: h(curs, ids, answer) for h in steps]

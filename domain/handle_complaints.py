@@ -1,10 +1,10 @@
 """Command handlers for feedback and complaints."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from csm.domain.application import CoreHandlers, Hook, NothingToRecord, Recorded
+from csm.domain import commands as c
+from csm.domain.application import CoreHandlers, Recorded
 from csm.domain.base import event_id
 from csm.domain.complaint import Complaint
 from csm.domain.customer import Customer
@@ -16,48 +16,42 @@ from csm.domain.survey import Survey
 from csm.domain.values import derived_id
 
 
-def _dues(c: Complaint) -> dict[str, str]:
-    return {"acknowledge_due": c.acknowledge_due.isoformat(), "resolve_due": c.resolve_due.isoformat()}
+def _dues(complaint: Complaint) -> dict[str, str]:
+    return {"acknowledge_due": complaint.acknowledge_due.isoformat(),
+            "resolve_due": complaint.resolve_due.isoformat()}
 
 
 class ComplaintHandlers(CoreHandlers):
-    def submit_feedback(self, feedback_id: str, *, customer_id: str | None, channel: str,
-                        kind: str, department_id: str | None, category: str | None,
-                        rating: int | None, text: str | None, severity: str | None,
-                        complaint_id: str | None, occurred_at: datetime, now: datetime,
-                        hooks: Sequence[Hook] = ()) -> Recorded:
-        customer = self.active_customer(customer_id)
-        self.department(department_id)
-        if kind != "complaint":
-            f = Feedback.submit(feedback_id, customer_id=customer_id, channel=channel, kind=kind,
-                                department_id=department_id, category=category, rating=rating,
-                                text=text, severity=severity, complaint_id=None,
-                                occurred_at=occurred_at, now=now)
-            return self.commit(feedback_id, f, hooks=hooks, creating=True)
-        if department_id is None:
+    def submit_feedback(self, cmd: c.SubmitFeedback) -> Recorded:
+        customer = self.active_customer(cmd.customer_id)
+        self.department(cmd.department_id)
+        is_complaint = cmd.kind == "complaint"
+        if is_complaint and cmd.department_id is None:
             raise InvalidInput("feedback of kind 'complaint' needs a department_id: "
                                "the complaint it opens must belong to a department",
                                loc=("department_id",))
-        complaint_id = complaint_id or derived_id(feedback_id, "complaint")
-        severity = severity or "medium"
-        f = Feedback.submit(feedback_id, customer_id=customer_id, channel=channel, kind=kind,
-                            department_id=department_id, category=category, rating=rating,
-                            text=text, severity=severity, complaint_id=complaint_id,
-                            occurred_at=occurred_at, now=now)
-        c = self._open(complaint_id, customer, channel, department_id, category, severity,
-                       text, feedback_id, occurred_at, now)
-        return self.commit(feedback_id, f, c, hooks=hooks, creating=True,
-                           extra={"complaint_id": complaint_id, **_dues(c)})
+        complaint_id = ((cmd.complaint_id or derived_id(cmd.feedback_id, "complaint"))
+                        if is_complaint else None)
+        severity = (cmd.severity or "medium") if is_complaint else cmd.severity
+        f = Feedback.submit(cmd.feedback_id, customer_id=cmd.customer_id, channel=cmd.channel,
+                            kind=cmd.kind, department_id=cmd.department_id,
+                            category=cmd.category, rating=cmd.rating, text=cmd.text,
+                            severity=severity, complaint_id=complaint_id,
+                            occurred_at=cmd.occurred_at, now=cmd.now)
+        if not is_complaint:
+            return self.commit(cmd.feedback_id, f, creating=True)
+        opened = self._open(complaint_id, customer, cmd.channel, cmd.department_id, cmd.category,
+                            severity, cmd.text, cmd.feedback_id, cmd.occurred_at, cmd.now)
+        return self.commit(cmd.feedback_id, f, opened, creating=True,
+                           extra={"complaint_id": complaint_id, **_dues(opened)})
 
-    def open_complaint(self, complaint_id: str, *, customer_id: str | None, channel: str,
-                       department_id: str, category: str | None, severity: str,
-                       description: str, occurred_at: datetime, now: datetime,
-                       hooks: Sequence[Hook] = ()) -> Recorded:
-        customer = self.active_customer(customer_id)
-        self.department(department_id)
-        c = self._open(complaint_id, customer, channel, department_id, category, severity,
-                       description, None, occurred_at, now)
-        return self.commit(complaint_id, c, hooks=hooks, creating=True, extra=_dues(c))
+    def open_complaint(self, cmd: c.OpenComplaint) -> Recorded:
+        customer = self.active_customer(cmd.customer_id)
+        self.department(cmd.department_id)
+        opened = self._open(cmd.complaint_id, customer, cmd.channel, cmd.department_id,
+                            cmd.category, cmd.severity, cmd.description, None, cmd.occurred_at,
+                            cmd.now)
+        return self.commit(cmd.complaint_id, opened, creating=True, extra=_dues(opened))
 
     def _open(self, complaint_id, customer, channel, department_id, category, severity,
               description, feedback_id, occurred_at, now) -> Complaint:
@@ -69,67 +63,58 @@ class ComplaintHandlers(CoreHandlers):
             description=description, feedback_id=feedback_id, rules=rules,
             policy_version=version, occurred_at=occurred_at, now=now)
 
-    def acknowledge_complaint(self, complaint_id: str, by: str | None, occurred_at: datetime,
-                              now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
-        return self.update(complaint_id, Complaint, "complaint",
-                           lambda c: c.acknowledge(by, occurred_at, now), hooks=hooks)
+    def _change(self, cmd: c.Timed, change, extra=None) -> Recorded:
+        return self.update(cmd.complaint_id, Complaint, "complaint", change, extra=extra)
 
-    def assign_complaint(self, complaint_id: str, department_id: str | None, handler: str,
-                         occurred_at: datetime, now: datetime,
-                         hooks: Sequence[Hook] = ()) -> Recorded:
-        self.department(department_id)
+    def acknowledge_complaint(self, cmd: c.AcknowledgeComplaint) -> Recorded:
+        return self._change(cmd, lambda x: x.acknowledge(cmd.by, cmd.occurred_at, cmd.now))
 
-        def change(c: Complaint) -> None:
-            c.assign(department_id or c.department_id, handler, occurred_at, now)
-        return self.update(complaint_id, Complaint, "complaint", change, hooks=hooks)
+    def assign_complaint(self, cmd: c.AssignComplaint) -> Recorded:
+        self.department(cmd.department_id)
+        return self._change(cmd, lambda x: x.assign(cmd.department_id or x.department_id,
+                                                    cmd.handler, cmd.occurred_at, cmd.now))
 
-    def escalate_complaint(self, complaint_id: str, reason: str, occurred_at: datetime,
-                           now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
-        return self.update(complaint_id, Complaint, "complaint",
-                           lambda c: c.escalate(reason, occurred_at, now), hooks=hooks,
-                           extra=lambda c: {"escalation_level": c.level})
+    def escalate_complaint(self, cmd: c.EscalateComplaint) -> Recorded:
+        return self._change(cmd, lambda x: x.escalate(cmd.reason, cmd.occurred_at, cmd.now),
+                            extra=lambda x: {"escalation_level": x.level})
 
-    def resolve_complaint(self, complaint_id: str, resolution: str, by: str | None,
-                          occurred_at: datetime, now: datetime,
-                          hooks: Sequence[Hook] = ()) -> Recorded:
+    def resolve_complaint(self, cmd: c.ResolveComplaint) -> Recorded:
         rules, _ = self.policy()
 
-        def change(c: Complaint) -> list:
-            c.resolve(resolution, by, occurred_at, now)
-            revisit = revisit_after_resolution(c, rules, occurred_at, now)
+        def change(x: Complaint) -> list:
+            x.resolve(cmd.resolution, cmd.by, cmd.occurred_at, cmd.now)
+            revisit = revisit_after_resolution(x, rules, cmd.occurred_at, cmd.now)
             return [revisit] if revisit else []
-        return self.update(complaint_id, Complaint, "complaint", change, hooks=hooks)
+        return self._change(cmd, change)
 
-    def reopen_complaint(self, complaint_id: str, reason: str, occurred_at: datetime,
-                         now: datetime, hooks: Sequence[Hook] = ()) -> Recorded:
+    def reopen_complaint(self, cmd: c.ReopenComplaint) -> Recorded:
         rules, version = self.policy()
-        return self.update(complaint_id, Complaint, "complaint",
-                           lambda c: c.reopen(reason, rules, version, occurred_at, now),
-                           hooks=hooks, extra=lambda c: {"resolve_due": c.resolve_due.isoformat()})
+        return self._change(
+            cmd, lambda x: x.reopen(cmd.reason, rules, version, cmd.occurred_at, cmd.now),
+            extra=lambda x: {"resolve_due": x.resolve_due.isoformat()})
 
-    def close_complaint(self, complaint_id: str, customer_satisfied: bool | None,
-                        satisfaction: int | None, occurred_at: datetime, now: datetime,
-                        hooks: Sequence[Hook] = ()) -> Recorded:
+    def close_complaint(self, cmd: c.CloseComplaint) -> Recorded:
         rules, _ = self.policy()
 
-        def change(c: Complaint) -> list:
-            c.close(customer_satisfied, satisfaction, occurred_at, now)
-            return self._closure_invitation(c, rules, now)
-        return self.update(complaint_id, Complaint, "complaint", change, hooks=hooks)
+        def change(x: Complaint) -> list:
+            x.close(cmd.customer_satisfied, cmd.satisfaction, cmd.occurred_at, cmd.now)
+            return self._closure_invitation(x, rules, cmd.now)
+        return self._change(cmd, change)
 
-    def _closure_invitation(self, c: Complaint, rules: PolicyRules, now: datetime) -> list:
+    def _closure_invitation(self, complaint: Complaint, rules: PolicyRules,
+                            now: datetime) -> list:
         """Invites the customer to the policy's complaint-closure survey, if one is named."""
         survey_id = rules.followups.closure_survey_id
-        if survey_id is None or c.customer_id is None:
+        if survey_id is None or complaint.customer_id is None:
             return []
         try:
             survey = self.get_as(survey_id, Survey, "survey")
-            customer = self.get_as(c.customer_id, Customer, "customer")
+            customer = self.get_as(complaint.customer_id, Customer, "customer")
         except NotFound:
             return []
         if customer.erased:
             return []
-        cause = event_id(c.id, c.version)
+        cause = event_id(complaint.id, complaint.version)
         if may_invite(customer, rules, now):
             survey.invite([customer.id], [], "complaint_closure", now, cause)
             customer.invite(survey.id, now, cause)
@@ -137,22 +122,13 @@ class ComplaintHandlers(CoreHandlers):
         survey.invite([], [customer.id], "complaint_closure", now, cause)
         return [survey]
 
-    def record_missed_deadlines(self, complaint_id: str, now: datetime, grace: timedelta
-                                ) -> Recorded | None:
-        """The deadline watcher's command: breaches for due times that passed unmet.
+    def record_missed_deadlines(self, cmd: c.RecordMissedDeadlines) -> Recorded:
+        """Breaches for due times that passed unmet; nothing to record if none did.
 
         Deciding again on the fresh state after a conflict is what makes two
         watchers at once record each breach once.
         """
-        def attempt() -> Recorded:
-            c = self.get_as(complaint_id, Complaint, "complaint")
-            missed = c.missed_deadlines(now, grace)
-            if not missed:
-                raise NothingToRecord(complaint_id)
-            for which, due in missed:
-                c.record_missed_deadline(which, due, now)
-            return self.commit(complaint_id, c)
-        try:
-            return self.retrying(attempt, f"complaint '{complaint_id}'")
-        except NothingToRecord:
-            return None
+        complaint = self.get_as(cmd.complaint_id, Complaint, "complaint")
+        for which, due in complaint.missed_deadlines(cmd.now, cmd.grace):
+            complaint.record_missed_deadline(which, due, cmd.now)
+        return self.commit(cmd.complaint_id, complaint, about=f"complaint '{cmd.complaint_id}'")

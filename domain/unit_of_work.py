@@ -1,11 +1,13 @@
-"""Many commands, one transaction: the batch path for bulk ingest.
+"""What one recording transaction holds: the aggregates it saves and the steps it runs.
 
-Inside `app.batch()`, handlers see the aggregates earlier commands of the
-batch changed (an identity map), and `commit` only collects; `flush` records
-every pending event and every hook in one save. A command refused by a rule
-raises before it changes anything, so the others go on. If the save itself
-conflicts (an id taken meanwhile, a concurrent change), nothing of the batch
-is recorded and the caller replays its commands one by one.
+Every command runs in a unit of work. Handlers see, through its identity map,
+the aggregates earlier commands of the same unit changed, and `commit` only
+collects; the application then records every pending event and runs every
+step (the idempotency record, the caller's own) in one transaction. A single
+command gets a unit of its own; inside `app.batch()` many commands share one.
+A command refused by a rule raises before it changes anything, so the others
+of a batch go on. If the save itself conflicts (an id taken meanwhile, a
+concurrent change), nothing of the unit is recorded.
 """
 from __future__ import annotations
 
@@ -14,12 +16,16 @@ from typing import Any
 
 from csm.domain.errors import AlreadyExists
 
+# A step runs inside the recording transaction: (cursor, positions) -> None.
+Step = Callable[[Any, Sequence[int]], None]
+
 
 class UnitOfWork:
     def __init__(self) -> None:
         self.identity: dict[str, Any] = {}
-        self.created: set[str] = set()
-        self.hooks: list[Callable[[Any, Sequence[int]], None]] = []
+        self.steps: list[Step] = []
+        self.creating = False
+        self.about = ""  # what a conflict is about, for its message
         self.commands = 0
 
     def seen(self, stream_id: str) -> Any | None:
@@ -28,8 +34,7 @@ class UnitOfWork:
     def remember(self, aggregate: Any) -> Any:
         return self.identity.setdefault(aggregate.id, aggregate)
 
-    def add(self, result_id: str, aggregates: Sequence[Any], hooks: Sequence[Any],
-            creating: bool) -> None:
+    def add(self, aggregates: Sequence[Any], creating: bool) -> None:
         for a in aggregates:
             known = self.identity.get(a.id)
             if known is not None and known is not a:
@@ -37,7 +42,7 @@ class UnitOfWork:
                                     "choose another id")
         for a in aggregates:
             self.identity[a.id] = a
-        self.hooks.extend(hooks)
+        self.creating = self.creating or creating
         self.commands += 1
 
     def pending(self) -> list[Any]:

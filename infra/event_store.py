@@ -1,4 +1,4 @@
-"""The application bound to PostgreSQL: the library's recorder with hooks in its transaction."""
+"""The application bound to PostgreSQL: the library's recorder with steps in its transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -10,6 +10,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from csm.domain.csm import CsmApplication
+from csm.domain.customer import Customer
 from csm.infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
 from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
 from csm.infra.schema import EVENTS
@@ -18,7 +19,7 @@ TxHook = Callable[[Any, Sequence[int]], None]
 
 
 class HookedRecorder(PostgresApplicationRecorder):
-    """Records events, seals them and runs the caller's hooks in one transaction.
+    """Records events, seals them and runs the unit of work's steps in one transaction.
 
     The library's own insert retries broken connections ten times; a command
     must instead fail fast (503) and leave nothing behind, so this is one
@@ -79,12 +80,15 @@ class PostgresCsm(CsmApplication):
                     if any(getattr(e, f, None) is not None for f in type(e).PERSONAL)}
         self.keys.warm(subjects)
 
-    def erase_customer(self, customer_id: str, reason: str | None, now: Any,
-                       hooks: Sequence[Any] = ()) -> Any:
-        destroy = lambda curs, ids, answer: self.keys.destroy_in(curs, customer_id)  # noqa: E731
-        recorded = super().erase_customer(customer_id, reason, now, hooks=[destroy, *hooks])
-        self.keys.forget(customer_id)
-        return recorded
+    def recording_steps(self, events: list[Any]) -> list[TxHook]:
+        """An erasure destroys the customer's key in the transaction that records it."""
+        return [lambda curs, ids, subject=e.originator_id: self.keys.destroy_in(curs, subject)
+                for e in events if isinstance(e, Customer.Erased)]
+
+    def recorded(self, events: list[Any]) -> None:
+        for e in events:
+            if isinstance(e, Customer.Erased):
+                self.keys.forget(e.originator_id)
 
 
 def is_unique_violation(error: BaseException, constraint: str) -> bool:

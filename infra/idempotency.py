@@ -1,6 +1,6 @@
 """`Idempotency-Key`: the same key and body answer the first answer and record nothing new.
 
-The key's record is written by a hook inside the transaction that records
+The key's record is written by a step inside the transaction that records
 the command's events, so either both exist or neither does; two requests
 racing with one key leave exactly one recording.
 """
@@ -17,7 +17,8 @@ from psycopg.types.json import Jsonb
 
 from psycopg_pool import ConnectionPool
 
-from csm.domain.application import Hook, Recorded
+from csm.domain.commands import Command
+from csm.domain.csm import CsmApplication
 from csm.domain.errors import AlreadyExists, ConcurrentChange
 
 
@@ -53,7 +54,7 @@ def already_seen(pool: ConnectionPool, scope: str, keys: list[str]) -> dict[str,
 
 
 def remember_all(scope: str, entries: list[tuple[str, str, dict[str, Any]]]):
-    """A hook recording many keys at once (the batch path); a key taken meanwhile fails it."""
+    """A step recording many keys at once (the batch path); a key taken meanwhile fails it."""
     def hook(curs: Any, positions: Sequence[int]) -> None:
         last = positions[-1]
         curs.execute(
@@ -64,11 +65,19 @@ def remember_all(scope: str, entries: list[tuple[str, str, dict[str, Any]]]):
     return hook
 
 
-def run_once(pool: ConnectionPool, scope: str, key: str | None, route: str, body: Any,
-             command: Callable[[Sequence[Hook]], Recorded]) -> dict[str, Any]:
-    """Runs the command unless (scope, key) ran before; answers what it answered then."""
+def run_once(pool: ConnectionPool, app: CsmApplication, scope: str, key: str | None,
+             route: str, body: Any, command: Command) -> dict[str, Any]:
+    """Handles the command unless (scope, key) ran before; answers what it answered then."""
+    return once(pool, scope, key, route, body,
+                lambda steps: app.handle(command, in_transaction=steps))
+
+
+def once(pool: ConnectionPool, scope: str, key: str | None, route: str, body: Any,
+         act: Callable[[Sequence[Any]], Any]) -> dict[str, Any]:
+    """Runs `act` (which runs the given steps in its recording transaction) unless (scope,
+    key) ran before; answers what it answered then."""
     if key is None:
-        return command(()).answer()
+        return act(()).answer()
     digest = request_digest(route, body)
     earlier = _earlier_answer(pool, scope, key, digest)
     if earlier is not None:
@@ -84,7 +93,7 @@ def run_once(pool: ConnectionPool, scope: str, key: str | None, route: str, body
             raise _Replay() from None
 
     try:
-        return command([remember]).answer()
+        return act([remember]).answer()
     except _Replay:
         earlier = _earlier_answer(pool, scope, key, digest)
         assert earlier is not None

@@ -11,6 +11,7 @@ from csm.api.openapi import COMMAND, RECORD
 from csm.api.path_ids import PathId
 from csm.api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
 from csm.api.timeline import public_event
+from csm.domain import commands as c
 from csm.domain.complaint import Complaint
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -23,12 +24,8 @@ ChannelOrAgent = Annotated[Caller, Depends(allow("channel", "agent"))]
 def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request,
                    caller: ChannelOrAgent, key: IdempotencyKey = None):
     """Open a complaint; the answer carries its acknowledge and resolve due times."""
-    complaint_id = body.complaint_id or new_id()
-    occurred_at = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.open_complaint(
-        complaint_id, customer_id=body.customer_id, channel=body.channel,
-        department_id=body.department_id, category=body.category, severity=body.severity,
-        description=body.description, occurred_at=occurred_at, now=now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.OpenComplaint, now,
+                  complaint_id=body.complaint_id or new_id())
 
 
 @router.post("/{complaint_id}/acknowledge", status_code=201, response_model=CommandAnswer,
@@ -36,10 +33,8 @@ def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request
 def acknowledge(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
                 body: Annotated[AcknowledgeIn | None, Body()] = None, key: IdempotencyKey = None):
     """Acknowledge an open complaint (a late one first records its SLA breach)."""
-    b = body or AcknowledgeIn()
-    when = b.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.acknowledge_complaint(
-        complaint_id, b.by, when, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.AcknowledgeComplaint, now,
+                  complaint_id=complaint_id)
 
 
 @router.post("/{complaint_id}/assign", status_code=201, response_model=CommandAnswer,
@@ -47,9 +42,8 @@ def acknowledge(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request
 def assign(complaint_id: PathId, body: AssignIn, rt: RuntimeDep, now: Now, request: Request,
            caller: AgentOrManager, key: IdempotencyKey = None):
     """Assign a handler, and optionally move the complaint to another department."""
-    when = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.assign_complaint(
-        complaint_id, body.department_id, body.handler, when, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.AssignComplaint, now,
+                  complaint_id=complaint_id)
 
 
 @router.post("/{complaint_id}/escalate", status_code=201, response_model=Escalated,
@@ -57,9 +51,8 @@ def assign(complaint_id: PathId, body: AssignIn, rt: RuntimeDep, now: Now, reque
 def escalate(complaint_id: PathId, body: EscalateIn, rt: RuntimeDep, now: Now, request: Request,
              caller: AgentOrManager, key: IdempotencyKey = None):
     """Raise the escalation level by one (at most 3)."""
-    when = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.escalate_complaint(
-        complaint_id, body.reason, when, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.EscalateComplaint, now,
+                  complaint_id=complaint_id)
 
 
 @router.post("/{complaint_id}/resolve", status_code=201, response_model=CommandAnswer,
@@ -67,9 +60,8 @@ def escalate(complaint_id: PathId, body: EscalateIn, rt: RuntimeDep, now: Now, r
 def resolve(complaint_id: PathId, body: ResolveIn, rt: RuntimeDep, now: Now, request: Request,
             caller: Agent, key: IdempotencyKey = None):
     """Resolve an acknowledged or reopened complaint (a late one first records its breach)."""
-    when = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.resolve_complaint(
-        complaint_id, body.resolution, body.by, when, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.ResolveComplaint, now,
+                  complaint_id=complaint_id)
 
 
 @router.post("/{complaint_id}/reopen", status_code=201, response_model=Reopened,
@@ -77,9 +69,8 @@ def resolve(complaint_id: PathId, body: ResolveIn, rt: RuntimeDep, now: Now, req
 def reopen(complaint_id: PathId, body: ReopenIn, rt: RuntimeDep, now: Now, request: Request,
            caller: ChannelOrAgent, key: IdempotencyKey = None):
     """The customer rejects the resolution: reopen with a new resolve due time."""
-    when = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.reopen_complaint(
-        complaint_id, body.reason, when, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.ReopenComplaint, now,
+                  complaint_id=complaint_id)
 
 
 @router.post("/{complaint_id}/close", status_code=201, response_model=CommandAnswer,
@@ -87,10 +78,8 @@ def reopen(complaint_id: PathId, body: ReopenIn, rt: RuntimeDep, now: Now, reque
 def close(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
           body: Annotated[CloseIn | None, Body()] = None, key: IdempotencyKey = None):
     """Close a resolved complaint, with the customer's satisfaction."""
-    b = body or CloseIn()
-    when = b.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.close_complaint(
-        complaint_id, b.customer_satisfied, b.satisfaction, when, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.CloseComplaint, now,
+                  complaint_id=complaint_id)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintRecord, responses=RECORD)

@@ -9,6 +9,7 @@ from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import COMMAND, CREATE, RECORD
 from csm.api.path_ids import PathId
 from csm.api.schemas import CustomerIn, EraseIn
+from csm.domain import commands as c
 from csm.domain.customer import Customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -20,10 +21,8 @@ def register_customer(body: CustomerIn, rt: RuntimeDep, now: Now, request: Reque
                       caller: Annotated[Caller, Depends(allow("channel", "agent"))],
                       key: IdempotencyKey = None):
     """Register a customer (records customer.registered; personal data encrypted)."""
-    customer_id = body.customer_id or new_id()
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.register_customer(
-        customer_id, body.name, body.email, body.phone, body.tier, body.segment, now,
-        hooks=hooks))
+    return record(rt, caller, key, request, body, c.RegisterCustomer, now,
+                  customer_id=body.customer_id or new_id())
 
 
 @router.post("/{customer_id}/erase", status_code=201, response_model=CommandAnswer,
@@ -32,9 +31,8 @@ def erase_customer(customer_id: PathId, rt: RuntimeDep, now: Now, request: Reque
                    caller: Annotated[Caller, Depends(allow())],
                    body: Annotated[EraseIn | None, Body()] = None, key: IdempotencyKey = None):
     """Erase a customer's personal data by destroying their key (records customer.erased)."""
-    reason = body.reason if body else None
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.erase_customer(
-        customer_id, reason, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.EraseCustomer, now,
+                  customer_id=customer_id)
 
 
 @router.get("/{customer_id}", response_model=CustomerRecord, responses=RECORD)

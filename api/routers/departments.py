@@ -8,6 +8,7 @@ from csm.api.commanding import new_id, record
 from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import CREATE
 from csm.api.schemas import DepartmentIn
+from csm.domain import commands as c
 
 router = APIRouter(prefix="/v1/departments", tags=["departments"])
 
@@ -16,6 +17,5 @@ router = APIRouter(prefix="/v1/departments", tags=["departments"])
 def register_department(body: DepartmentIn, rt: RuntimeDep, now: Now, request: Request,
                         caller: Annotated[Caller, Depends(allow())], key: IdempotencyKey = None):
     """Register a department (records department.registered)."""
-    department_id = body.department_id or new_id()
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.register_department(
-        department_id, body.name, body.satisfaction_target, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.RegisterDepartment, now,
+                  department_id=body.department_id or new_id())

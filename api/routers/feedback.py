@@ -8,6 +8,7 @@ from csm.api.commanding import new_id, record
 from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import COMMAND
 from csm.api.schemas import FeedbackIn
+from csm.domain import commands as c
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -17,10 +18,5 @@ def submit_feedback(body: FeedbackIn, rt: RuntimeDep, now: Now, request: Request
                     caller: Annotated[Caller, Depends(allow("channel", "agent"))],
                     key: IdempotencyKey = None):
     """Record a feedback item (feedback.submitted, and complaint.opened for kind complaint)."""
-    feedback_id = body.feedback_id or new_id()
-    occurred_at = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.submit_feedback(
-        feedback_id, customer_id=body.customer_id, channel=body.channel, kind=body.kind,
-        department_id=body.department_id, category=body.category, rating=body.rating,
-        text=body.text, severity=body.severity, complaint_id=body.complaint_id,
-        occurred_at=occurred_at, now=now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.SubmitFeedback, now,
+                  feedback_id=body.feedback_id or new_id())

@@ -9,6 +9,7 @@ from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import COMMAND
 from csm.api.path_ids import PathId
 from csm.api.schemas import EmptyIn, ImprovementIn, VerifyIn
+from csm.domain import commands as c
 
 router = APIRouter(prefix="/v1/improvement-actions", tags=["improvement actions"])
 Manager = Annotated[Caller, Depends(allow("manager"))]
@@ -18,10 +19,8 @@ Manager = Annotated[Caller, Depends(allow("manager"))]
 def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request,
                  caller: Manager, key: IdempotencyKey = None):
     """Raise an improvement action for a department, linked to what caused it."""
-    action_id = body.action_id or new_id()
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.raise_improvement(
-        action_id, department_id=body.department_id, title=body.title,
-        source_ids=body.source_ids, due_at=body.due_at, now=now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.RaiseImprovement, now,
+                  action_id=body.action_id or new_id())
 
 
 @router.post("/{action_id}/complete", status_code=201, response_model=CommandAnswer,
@@ -29,8 +28,8 @@ def raise_action(body: ImprovementIn, rt: RuntimeDep, now: Now, request: Request
 def complete_action(action_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Manager,
                     body: Annotated[EmptyIn | None, Body()] = None, key: IdempotencyKey = None):
     """Mark an improvement action as carried out."""
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.complete_improvement(
-        action_id, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.CompleteImprovement, now,
+                  action_id=action_id)
 
 
 @router.post("/{action_id}/verify", status_code=201, response_model=CommandAnswer,
@@ -38,5 +37,5 @@ def complete_action(action_id: PathId, rt: RuntimeDep, now: Now, request: Reques
 def verify_action(action_id: PathId, body: VerifyIn, rt: RuntimeDep, now: Now, request: Request,
                   caller: Manager, key: IdempotencyKey = None):
     """Record whether a completed improvement action was effective."""
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.verify_improvement(
-        action_id, body.effective, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.VerifyImprovement, now,
+                  action_id=action_id)

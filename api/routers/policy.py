@@ -8,6 +8,7 @@ from csm.api.answers import PolicyInForce, PolicyPublished
 from csm.api.commanding import record
 from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import CREATE, SERVICE
+from csm.domain import commands as c
 from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, PolicyRules
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
@@ -17,8 +18,8 @@ router = APIRouter(prefix="/v1/policy", tags=["policy"])
 def publish_policy(body: PolicyRules, rt: RuntimeDep, now: Now, request: Request,
                    caller: Annotated[Caller, Depends(allow())], key: IdempotencyKey = None):
     """Publish a new policy version; it applies to events recorded after it."""
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.publish_policy(
-        body, caller.role, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.PublishPolicy, now,
+                  rules=body, by=caller.role)
 
 
 @router.get("", response_model=PolicyInForce, responses=SERVICE)

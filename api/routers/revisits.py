@@ -9,6 +9,7 @@ from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
 from csm.api.openapi import COMMAND
 from csm.api.path_ids import PathId
 from csm.api.schemas import RevisitCompleteIn, RevisitIn
+from csm.domain import commands as c
 
 router = APIRouter(prefix="/v1/revisits", tags=["revisits"])
 
@@ -17,12 +18,8 @@ router = APIRouter(prefix="/v1/revisits", tags=["revisits"])
 def schedule_revisit(body: RevisitIn, rt: RuntimeDep, now: Now, request: Request,
                      caller: Annotated[Caller, Depends(allow("agent"))], key: IdempotencyKey = None):
     """Schedule a follow-up contact with a customer."""
-    revisit_id = body.revisit_id or new_id()
-    occurred_at = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.schedule_revisit(
-        revisit_id, customer_id=body.customer_id, department_id=body.department_id,
-        reason=body.reason, complaint_id=body.complaint_id, due_at=body.due_at,
-        occurred_at=occurred_at, now=now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.ScheduleRevisit, now,
+                  revisit_id=body.revisit_id or new_id())
 
 
 @router.post("/{revisit_id}/complete", status_code=201, response_model=CommandAnswer,
@@ -31,6 +28,5 @@ def complete_revisit(revisit_id: PathId, body: RevisitCompleteIn, rt: RuntimeDep
                      request: Request, caller: Annotated[Caller, Depends(allow("agent"))],
                      key: IdempotencyKey = None):
     """Record the outcome of a revisit."""
-    occurred_at = body.when(now)
-    return record(rt, caller, key, request, body, lambda hooks: rt.app.complete_revisit(
-        revisit_id, body.outcome, body.satisfaction, body.notes, occurred_at, now, hooks=hooks))
+    return record(rt, caller, key, request, body, c.CompleteRevisit, now,
+                  revisit_id=revisit_id)

@@ -15,7 +15,7 @@ from csm.api.path_ids import PathId
 from csm.domain.application import Recorded
 from csm.domain.errors import InvalidInput, NotFound
 from csm.domain.fields import Timestamp
-from csm.infra.idempotency import run_once
+from csm.infra.idempotency import once
 from csm.projections import snapshots
 from csm.projections.snapshots import SnapshotBuilder
 
@@ -81,15 +81,15 @@ def request_snapshot(body: SnapshotIn, rt: RuntimeDep, request: Request, caller:
         raise InvalidInput(f"as_of {body.as_of.isoformat()} lies in the future",
                            loc=("as_of",))
 
-    def command(hooks) -> Recorded:
+    def act(steps) -> Recorded:
         def also(cur: Any, snap: dict[str, Any]) -> None:
-            for hook in hooks:
-                hook(cur, [snap["position"]], {"id": snap["snapshot_id"], **answer_of(snap)})
+            for step in steps:
+                step(cur, [snap["position"]], {"id": snap["snapshot_id"], **answer_of(snap)})
         snap = snapshots.request_snapshot(rt.pool, body.as_of, also)
         return Recorded(snap["snapshot_id"], snap["position"], answer_of(snap))
 
-    answer = run_once(rt.pool, caller.scope, key, f"POST {request.url.path}",
-                      body.model_dump(mode="json"), command)
+    answer = once(rt.pool, caller.scope, key, f"POST {request.url.path}",
+                  body.model_dump(mode="json"), act)
     build.submit(answer["snapshot_id"])
     return JSONResponse(answer, status_code=202)
 

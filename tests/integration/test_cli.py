@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from csm.domain.commands import RegisterDepartment
 from csm.infra.runtime import start_runtime
 from tests.conftest import API_KEYS, new_database, settings_for
 from tests.csm_process import csm_env, run_csm
@@ -27,7 +28,8 @@ def three_events(pg_server, tmp_path) -> str:
     rt = start_runtime(settings_for(url, tmp_path / "writer"))
     try:
         for _ in range(3):
-            rt.app.register_department(uid("dep-"), "Hotline", 80, datetime.now(UTC))
+            rt.app.handle(RegisterDepartment(department_id=uid("dep-"), name="Hotline",
+                                                satisfaction_target=80, now=datetime.now(UTC)))
     finally:
         rt.close()
     return url

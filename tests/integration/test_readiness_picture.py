@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from csm.consumers.deadlines import DeadlineWatcher
+from csm.domain.commands import RegisterDepartment
 from csm.infra.health_server import HealthServer
 from csm.infra.part_status import Heartbeat, count_dead_letters, ensure_health_tables
 from csm.infra.readiness_metrics import render
@@ -114,7 +115,8 @@ def test_with_kafka_the_relay_is_judged_by_the_age_of_the_oldest_event_it_has_no
                                     csm_ready_max_lag_seconds=LIMIT))
     try:
         for i in range(3):
-            rt.app.register_department(f"d-{i}", "Sales", 80.0, datetime.now(UTC))
+            rt.app.handle(RegisterDepartment(department_id=f"d-{i}", name="Sales",
+                                                satisfaction_target=80.0, now=datetime.now(UTC)))
         time.sleep(LIMIT + 0.2)
         code, body = rt.readiness()
         assert code == 503

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from csm.domain import commands as c
 from csm.domain.department import Department
 from csm.domain.feedback import Feedback
 from csm.projections.failure import ProjectionFailed
@@ -32,17 +33,20 @@ def store(fresh_runtime):
     """Feedback, one of which a bug recorded at an instant out of range, then more."""
     rt = fresh_runtime
     now = datetime.now(UTC)
-    rt.app.register_department("d-1", "Sales", 80.0, now)
+    rt.app.handle(c.RegisterDepartment(department_id="d-1", name="Sales",
+                                       satisfaction_target=80.0, now=now))
     for i in range(3):
-        rt.app.submit_feedback(f"g-{i}", customer_id=None, channel="web", kind="praise",
-                               department_id="d-1", category=None, rating=5, text=None,
-                               severity=None, complaint_id=None, occurred_at=now, now=now)
+        rt.app.handle(c.SubmitFeedback(
+            feedback_id=f"g-{i}", customer_id=None, channel="web", kind="praise",
+            department_id="d-1", category=None, rating=5, text=None, severity=None,
+            complaint_id=None, occurred_at=now, now=now))
     bad = record_as_a_bug_would(rt, feedback(0, datetime.fromisoformat(MARK.decode())),
                                 (MARK, OUT_OF_RANGE))
     for i in range(3, 6):
-        rt.app.submit_feedback(f"g-{i}", customer_id=None, channel="web", kind="criticism",
-                               department_id="d-1", category=None, rating=2, text=None,
-                               severity=None, complaint_id=None, occurred_at=now, now=now)
+        rt.app.handle(c.SubmitFeedback(
+            feedback_id=f"g-{i}", customer_id=None, channel="web", kind="criticism",
+            department_id="d-1", category=None, rating=2, text=None, severity=None,
+            complaint_id=None, occurred_at=now, now=now))
     ensure_read_models(rt.pool, list(ALL.values()), rt.settings.zone)
     return rt, bad, head_position(rt.pool)
 
@@ -131,13 +135,15 @@ def test_an_event_the_store_reader_cannot_decode_stops_only_the_projections_of_i
         fresh_runtime):
     rt = fresh_runtime
     now = datetime.now(UTC)
-    rt.app.register_department("d-1", "Sales", 80.0, now)
+    rt.app.handle(c.RegisterDepartment(department_id="d-1", name="Sales",
+                                       satisfaction_target=80.0, now=now))
     bad = record_as_a_bug_would(rt, Department.register("d-2", "a-LONE-b", 80.0, now),
                                 (b"-LONE-", b"\\ud800"))  # a lone surrogate: not JSON text
     for i in range(3):
-        rt.app.submit_feedback(f"g-{i}", customer_id=None, channel="web", kind="praise",
-                               department_id="d-1", category=None, rating=5, text=None,
-                               severity=None, complaint_id=None, occurred_at=now, now=now)
+        rt.app.handle(c.SubmitFeedback(
+            feedback_id=f"g-{i}", customer_id=None, channel="web", kind="praise",
+            department_id="d-1", category=None, rating=5, text=None, severity=None,
+            complaint_id=None, occurred_at=now, now=now))
     ensure_read_models(rt.pool, list(ALL.values()), rt.settings.zone)
     head = head_position(rt.pool)
     Runner(rt.pool, list(ALL.values()), rt.settings.zone, isolate=True).catch_up()
