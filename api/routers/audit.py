@@ -8,7 +8,6 @@ from eventsourcing.persistence import StoredEvent
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from csm.api.answers import ChainVerified, StreamEvents
@@ -86,10 +85,8 @@ def stream_state(stream_id: StreamId, rt: RuntimeDep, caller: Auditor,
             f"has no version {version}" if version else "not found"))
     at_version, recorded_at = found
     aggregate = rt.app.repository.get(stream_id, version=at_version)
-    # Times as every other answer writes them (the model documents the shape).
-    return JSONResponse(jsonable_encoder({
-        "stream_id": stream_id, "kind": _kind(aggregate), "version": at_version,
-        "recorded_at": recorded_at, "state": _public_state(aggregate, caller)}))
+    return {"stream_id": stream_id, "kind": _kind(aggregate), "version": at_version,
+            "recorded_at": recorded_at, "state": _public_state(aggregate, caller)}
 
 
 @router.get("/verify", response_model=ChainVerified, responses=SERVICE)

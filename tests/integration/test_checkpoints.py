@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import REGISTRY
 
+from csm.domain import commands as c
 from csm.infra.checkpointer import AuditTopic, Checkpointer
 from tests.conftest import LiveServer
 from tests.csm_process import run_csm
@@ -24,7 +25,8 @@ from tests.kafka_fixtures import consume_all, kafka_broker  # noqa: F401  (sessi
 
 def departments(rt, n: int) -> None:
     for _ in range(n):
-        rt.app.register_department(uid("dep-"), "Hotline", 80, datetime.now(UTC))
+        rt.app.handle(c.RegisterDepartment(now=datetime.now(UTC), department_id=uid("dep-"),
+                                           name="Hotline", satisfaction_target=80))
 
 
 def test_a_checkpoint_is_signed_every_n_events_or_s_seconds_and_only_when_events_arrived(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from csm.domain import commands as c
 from csm.domain.errors import AlreadyExists
 from csm.infra.chain import verify_against, verify_chain
 from csm.infra.checkpointer import Checkpointer
@@ -33,18 +34,26 @@ def record_history(rt) -> History:
     now, app = datetime.now(UTC), rt.app
     deps = [uid("dep-") for _ in range(3)]
     for d in deps:
-        app.register_department(d, "After-sales", 80, now)
+        app.handle(c.RegisterDepartment(now=now, department_id=d, name="After-sales",
+                                        satisfaction_target=80))
     customer = uid("cus-")
-    app.register_customer(customer, "Li Lei", "li@example.com", None, "standard", None, now)
+    app.handle(c.RegisterCustomer(now=now, customer_id=customer, name="Li Lei",
+                                  email="li@example.com", phone=None, tier="standard",
+                                  segment=None))
     with pytest.raises(AlreadyExists):  # its insert takes a position, then rolls back
-        app.register_department(deps[0], "Taken", 80, now)
+        app.handle(c.RegisterDepartment(now=now, department_id=deps[0], name="Taken",
+                                        satisfaction_target=80))
     complaint = uid("cmp-")
-    app.open_complaint(complaint, customer_id=customer, channel="web", department_id=deps[0],
-                       category=None, severity="medium", description="Broken on arrival",
-                       occurred_at=now, now=now)
-    app.acknowledge_complaint(complaint, "li.na", now, now)
-    app.assign_complaint(complaint, deps[1], "zhao", now, now)
-    app.resolve_complaint(complaint, "Replaced", None, now, now)
+    app.handle(c.OpenComplaint(now=now, occurred_at=now, complaint_id=complaint,
+                               customer_id=customer, channel="web", department_id=deps[0],
+                               category=None, severity="medium",
+                               description="Broken on arrival"))
+    app.handle(c.AcknowledgeComplaint(now=now, occurred_at=now, complaint_id=complaint,
+                                      by="li.na"))
+    app.handle(c.AssignComplaint(now=now, occurred_at=now, complaint_id=complaint,
+                                 department_id=deps[1], handler="zhao"))
+    app.handle(c.ResolveComplaint(now=now, occurred_at=now, complaint_id=complaint,
+                                  resolution="Replaced"))
     with rt.pool.connection() as conn:
         rows = conn.execute("SELECT notification_id, topic FROM csm_events ORDER BY 1").fetchall()
     positions = [r["notification_id"] for r in rows]
