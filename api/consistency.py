@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 
 from csm.api.errors import StaleRead
 from csm.domain.errors import NotFound
+from csm.infra.pg_names import READ_SCHEMA
 from csm.infra.runtime import Runtime
 
-READ_SCHEMA = "csm_read"
 MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
                                           "model has applied every event up to this position")]
 Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]

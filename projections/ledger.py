@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from csm.domain.policy import DEFAULT_RULES
+from csm.domain.thresholds import likert_satisfied
 from csm.projections.base import Projection, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
@@ -86,15 +87,15 @@ class Ledger(Projection):
         if t == "complaint.closed":
             satisfied = d["customer_satisfied"]
             if satisfied is None and d.get("satisfaction") is not None:
-                satisfied = True if d["satisfaction"] >= 4 else False if d["satisfaction"] <= 2 else None
+                satisfied = likert_satisfied(d["satisfaction"])
             if satisfied is None:
                 return []
             return [("closed_satisfied", p["closed_satisfied"])] if satisfied else [
                 ("closed_dissatisfied", p["closed_dissatisfied"])]
         if t == "revisit.completed" and d.get("satisfaction") is not None:
-            s = d["satisfaction"]
-            if s >= 4:
+            satisfied = likert_satisfied(d["satisfaction"])
+            if satisfied is True:
                 return [("revisit_satisfied", p["revisit_satisfied"])]
-            if s <= 2:
+            if satisfied is False:
                 return [("revisit_dissatisfied", p["revisit_dissatisfied"])]
         return []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from csm.domain.thresholds import likert_satisfied, nps_detractor, nps_promoter
 from csm.domain.values import item_score
 from csm.projections.base import Projection, Writer
 from csm.projections.events import Ev
@@ -39,9 +40,9 @@ def answer_measures(scale: str, value: int) -> list[int]:
     s = int(item_score(scale, value))
     m = [1, s, s * s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     if scale == "likert5":
-        m[4], m[5] = 1, int(value >= 4)
+        m[4], m[5] = 1, int(likert_satisfied(value) is True)
     elif scale == "nps10":
-        m[6], m[7], m[8] = 1, int(value >= 9), int(value <= 6)
+        m[6], m[7], m[8] = 1, int(nps_promoter(value)), int(nps_detractor(value))
     elif scale == "expectation5":
         m[9], m[10] = 1, value - 3
     else:
