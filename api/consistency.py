@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Query
 from fastapi.encoders import jsonable_encoder
@@ -25,6 +26,27 @@ def schema_for(rt: Runtime, snapshot: str | None) -> str:
     raise NotFound(f"snapshot '{snapshot}' not found")
 
 
+class StateOf(Protocol):
+    projection: str
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> Any: ...
+
+
+S = TypeVar("S", bound=StateOf)
+
+
+@dataclass(frozen=True)
+class ReadStatus:
+    """Where the read models asked for stand: the lowest position, and each one's status row."""
+    position: int
+    rows: dict[str, Any]
+
+    def state(self, kind: type[S]) -> S:
+        """A projection's state, typed: `status.state(LedgerState).points`."""
+        return kind.of(self.rows[kind.projection]["state"])
+
+
 def positions(rt: Runtime, schema: str, names: tuple[str, ...]) -> dict[str, Any]:
     with rt.pool.connection() as conn:
         rows = conn.execute(f'SELECT name, position, state FROM "{schema}".projection_status '
@@ -33,14 +55,14 @@ def positions(rt: Runtime, schema: str, names: tuple[str, ...]) -> dict[str, Any
 
 
 def await_position(rt: Runtime, schema: str, names: tuple[str, ...], min_position: int | None,
-                   wait: float) -> dict[str, Any]:
+                   wait: float) -> ReadStatus:
     """The read models' status once they have reached min_position (or 503 after `wait`)."""
     deadline = time.monotonic() + wait
     while True:
         status = positions(rt, schema, names)
         reached = min((status[n]["position"] for n in names if n in status), default=0)
         if min_position is None or reached >= min_position:
-            return {"position": reached, "status": status}
+            return ReadStatus(reached, status)
         if time.monotonic() >= deadline:
             raise StaleRead(f"the read model is at position {reached}, not yet at {min_position}; "
                             "retry shortly")

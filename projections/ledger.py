@@ -1,4 +1,4 @@
-"""Department points: one ledger line per rule an event meets (CONTRACT §5).
+"""Department points: one ledger line per rule an event meets.
 
 Each line carries the points of the policy version in force when the event
 was recorded (this projection follows policy.published in log order) and goes
@@ -6,6 +6,7 @@ to the department that owned the item at that moment (events carry it).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from csm.domain.policy import DEFAULT_RULES
@@ -28,6 +29,21 @@ def _default_points() -> dict[str, Any]:
     return DEFAULT_RULES.points.model_dump()
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """What the ledger carries from batch to batch: the points of the policy in force."""
+    projection = "ledger"
+    points: dict[str, Any]
+    policy_version: int
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> "LedgerState":
+        return cls(state["points"], state["policy_version"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"points": self.points, "policy_version": self.policy_version}
+
+
 class Ledger(Projection):
     name = "ledger"
     version = 1
@@ -46,20 +62,21 @@ class Ledger(Projection):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return {"points": _default_points(), "policy_version": 0}
+        return LedgerState(_default_points(), 0).as_json()
 
     def apply(self, ev: Ev, w: Writer) -> None:
         d, t = ev.data, ev.type
         if t == "policy.published":
-            w.state = {"points": d["rules"].get("points") or _default_points(),
-                       "policy_version": ev.version}
+            w.state = LedgerState(d["rules"].get("points") or _default_points(),
+                                  ev.version).as_json()
             return
         if t == "department.registered":
             w.put("departments", (ev.stream_id,), {
                 "department_id": ev.stream_id, "name": d["name"],
                 "satisfaction_target": d["satisfaction_target"]})
             return
-        for rule, points in self.rules_met(ev, w.state["points"]):
+        state = LedgerState.of(w.state)
+        for rule, points in self.rules_met(ev, state.points):
             department = d.get("department_id")
             if department is None or points == 0:
                 continue
@@ -67,7 +84,7 @@ class Ledger(Projection):
                 "event_id": ev.event_id, "rule": rule, "position": ev.position,
                 "department_id": department, "occurred_at": ev.occurred_at,
                 "day": w.day(ev.occurred_at), "points": points,
-                "policy_version": w.state["policy_version"]})
+                "policy_version": state.policy_version})
 
     @staticmethod
     def rules_met(ev: Ev, p: dict[str, Any]) -> list[tuple[str, int]]:

@@ -9,6 +9,7 @@ customer's tier, so no other stream is read and any delivery order per stream wo
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -50,6 +51,21 @@ def answer_measures(scale: str, value: int) -> list[int]:
     return m
 
 
+@dataclass(frozen=True, slots=True)
+class SatisfactionState:
+    """What this projection carries from batch to batch: the dimension weights in force for CSI."""
+    projection = "satisfaction"
+    weights: dict[str, float]
+    policy_version: int
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> "SatisfactionState":
+        return cls(state["weights"], state["policy_version"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"weights": self.weights, "policy_version": self.policy_version}
+
+
 class Satisfaction(Projection):
     name = "satisfaction"
     version = 1
@@ -64,13 +80,13 @@ class Satisfaction(Projection):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return {"weights": {}, "policy_version": 0}
+        return SatisfactionState({}, 0).as_json()
 
     def apply(self, ev: Ev, w: Writer) -> None:
         d = ev.data
         if ev.type == "policy.published":
-            w.state = {"weights": d["rules"].get("dimension_weights", {}),
-                       "policy_version": ev.version}
+            w.state = SatisfactionState(d["rules"].get("dimension_weights", {}),
+                                        ev.version).as_json()
         else:
             self._answered(ev, w)
 
