@@ -1,8 +1,9 @@
 """What a projection is: its tables and views, a version, and a pure event → row-change function."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,13 +55,18 @@ class Writer:
         self.appended.setdefault(table, {}).setdefault(key, row)
 
 
+Change = Callable[[Ev, Writer], None]
+
+
 class Projection:
-    """Subclasses set name, version, tables, views; implement apply (and needs, if reading rows)."""
+    """Subclasses set name, version, tables, views and `changes` — the table of what each event
+    type it handles does to its rows (`handles` is its keys) — and `needs`, if reading rows."""
 
     name: str = ""
     version: int = 1
     tables: tuple[Table, ...] = ()
     views: tuple[str, ...] = ()  # CREATE VIEW statements with {schema}
+    changes: Mapping[str, Change] = MappingProxyType({})
     handles: frozenset[str] = frozenset()  # the event types it reacts to
 
     def initial_state(self) -> dict[str, Any]:
@@ -71,7 +77,7 @@ class Projection:
         return ()
 
     def apply(self, ev: Ev, w: Writer) -> None:
-        raise NotImplementedError
+        self.changes[ev.type](ev, w)
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)
