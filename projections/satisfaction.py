@@ -66,11 +66,42 @@ class SatisfactionState:
         return {"weights": self.weights, "policy_version": self.policy_version}
 
 
+def _policy_published(ev: Ev, w: Writer) -> None:
+    w.state = SatisfactionState(ev.data["rules"].get("dimension_weights", {}),
+                                ev.version).as_json()
+
+
+def _answered(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    customer, tier = d.get("customer_id"), d.get("tier")
+    day: date = w.day(ev.occurred_at)
+    base = (day, d.get("department_id"), d["channel"], d["survey_id"], tier)
+    per_dimension: dict[str, list[int]] = {}
+    for a in d["answers"]:
+        m = answer_measures(a["scale"], a["value"])
+        acc = per_dimension.get(a["dimension"])
+        if acc is None:
+            m[3] = 1  # this response counts once in each dimension it answers
+            per_dimension[a["dimension"]] = m
+        else:
+            for i, v in enumerate(m):
+                if i != 3:
+                    acc[i] += v
+    for dimension, m in per_dimension.items():
+        w.add("satisfaction_facts", (*base, dimension), m)
+    w.append("survey_responses", (ev.stream_id,), {
+        "response_id": ev.stream_id, "survey_id": d["survey_id"], "customer_id": customer,
+        "department_id": d.get("department_id"), "channel": d["channel"], "tier": tier,
+        "day": day, "occurred_at": ev.occurred_at, "answers": len(d["answers"]),
+        "position": ev.position})
+
+
 class Satisfaction(Projection):
     name = "satisfaction"
     version = 1
     tables = (FACTS, RESPONSES)
-    handles = frozenset({"survey.answered", "policy.published"})
+    changes = {"survey.answered": _answered, "policy.published": _policy_published}
+    handles = frozenset(changes)
     views = (
         """CREATE VIEW "{schema}".satisfaction_monthly AS
            SELECT date_trunc('month', day)::date AS month, department_id, channel, survey_id,
@@ -81,35 +112,3 @@ class Satisfaction(Projection):
 
     def initial_state(self) -> dict[str, Any]:
         return SatisfactionState({}, 0).as_json()
-
-    def apply(self, ev: Ev, w: Writer) -> None:
-        d = ev.data
-        if ev.type == "policy.published":
-            w.state = SatisfactionState(d["rules"].get("dimension_weights", {}),
-                                        ev.version).as_json()
-        else:
-            self._answered(ev, w)
-
-    def _answered(self, ev: Ev, w: Writer) -> None:
-        d = ev.data
-        customer, tier = d.get("customer_id"), d.get("tier")
-        day: date = w.day(ev.occurred_at)
-        base = (day, d.get("department_id"), d["channel"], d["survey_id"], tier)
-        per_dimension: dict[str, list[int]] = {}
-        for a in d["answers"]:
-            m = answer_measures(a["scale"], a["value"])
-            acc = per_dimension.get(a["dimension"])
-            if acc is None:
-                m[3] = 1  # this response counts once in each dimension it answers
-                per_dimension[a["dimension"]] = m
-            else:
-                for i, v in enumerate(m):
-                    if i != 3:
-                        acc[i] += v
-        for dimension, m in per_dimension.items():
-            w.add("satisfaction_facts", (*base, dimension), m)
-        w.append("survey_responses", (ev.stream_id,), {
-            "response_id": ev.stream_id, "survey_id": d["survey_id"], "customer_id": customer,
-            "department_id": d.get("department_id"), "channel": d["channel"], "tier": tier,
-            "day": day, "occurred_at": ev.occurred_at, "answers": len(d["answers"]),
-            "position": ev.position})
