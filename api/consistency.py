@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 from fastapi.encoders import jsonable_encoder
@@ -13,6 +13,7 @@ from csm.api.errors import StaleRead
 from csm.domain.errors import NotFound
 from csm.infra.pg_names import READ_SCHEMA
 from csm.infra.runtime import Runtime
+from csm.projections.base import State
 
 MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
                                           "model has applied every event up to this position")]
@@ -26,14 +27,7 @@ def schema_for(rt: Runtime, snapshot: str | None) -> str:
     raise NotFound(f"snapshot '{snapshot}' not found")
 
 
-class StateOf(Protocol):
-    projection: str
-
-    @classmethod
-    def of(cls, state: dict[str, Any]) -> Any: ...
-
-
-S = TypeVar("S", bound=StateOf)
+S = TypeVar("S", bound=State)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
 from csm.projections.events import Ev
@@ -56,6 +57,19 @@ class Writer:
 
 
 Change = Callable[[Ev, Writer], None]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A projection's state between batches, typed; stored as the JSON object of its fields."""
+    projection: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> Self:
+        return cls(**state)
+
+    def as_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class Projection:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from csm.domain.policy import DEFAULT_RULES
 from csm.domain.thresholds import likert_satisfied
-from csm.projections.base import Projection, Writer
+from csm.projections.base import Projection, State, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
 
@@ -31,18 +31,11 @@ def _default_points() -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerState:
+class LedgerState(State):
     """What the ledger carries from batch to batch: the points of the policy in force."""
-    projection = "ledger"
+    projection: ClassVar[str] = "ledger"
     points: dict[str, Any]
     policy_version: int
-
-    @classmethod
-    def of(cls, state: dict[str, Any]) -> "LedgerState":
-        return cls(state["points"], state["policy_version"])
-
-    def as_json(self) -> dict[str, Any]:
-        return {"points": self.points, "policy_version": self.policy_version}
 
 
 def _policy_published(ev: Ev, w: Writer) -> None:

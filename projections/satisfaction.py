@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from csm.domain.thresholds import likert_satisfied, nps_detractor, nps_promoter
 from csm.domain.values import item_score
-from csm.projections.base import Projection, Writer
+from csm.projections.base import Projection, State, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
 
@@ -52,18 +52,11 @@ def answer_measures(scale: str, value: int) -> list[int]:
 
 
 @dataclass(frozen=True, slots=True)
-class SatisfactionState:
+class SatisfactionState(State):
     """What this projection carries from batch to batch: the dimension weights in force for CSI."""
-    projection = "satisfaction"
+    projection: ClassVar[str] = "satisfaction"
     weights: dict[str, float]
     policy_version: int
-
-    @classmethod
-    def of(cls, state: dict[str, Any]) -> "SatisfactionState":
-        return cls(state["weights"], state["policy_version"])
-
-    def as_json(self) -> dict[str, Any]:
-        return {"weights": self.weights, "policy_version": self.policy_version}
 
 
 def _policy_published(ev: Ev, w: Writer) -> None:
