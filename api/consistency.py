@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -12,10 +13,11 @@ from fastapi.responses import JSONResponse
 from csm.api.errors import StaleRead
 from csm.domain.errors import InvalidTransition, NotFound
 from csm.infra.history import version_at
+from csm.infra.pg_names import READ_SCHEMA
 from csm.infra.runtime import Runtime
 from csm.projections import snapshots
+from csm.projections.base import State
 
-READ_SCHEMA = "csm_read"
 A = TypeVar("A")
 MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
                                           "model has applied every event up to this position")]
@@ -61,6 +63,20 @@ def judged_at(rt: Runtime, snapshot: str | None) -> datetime:
     return _ready(rt, snapshot)["as_of"].astimezone(UTC)
 
 
+S = TypeVar("S", bound=State)
+
+
+@dataclass(frozen=True)
+class ReadStatus:
+    """Where the read models asked for stand: the lowest position, and each one's status row."""
+    position: int
+    rows: dict[str, Any]
+
+    def state(self, kind: type[S]) -> S:
+        """A projection's state, typed: `status.state(LedgerState).points`."""
+        return kind.of(self.rows[kind.projection]["state"])
+
+
 def positions(rt: Runtime, schema: str, names: tuple[str, ...]) -> dict[str, Any]:
     with rt.pool.connection() as conn:
         rows = conn.execute(f'SELECT name, position, state FROM "{schema}".projection_status '
@@ -69,14 +85,14 @@ def positions(rt: Runtime, schema: str, names: tuple[str, ...]) -> dict[str, Any
 
 
 def await_position(rt: Runtime, schema: str, names: tuple[str, ...], min_position: int | None,
-                   wait: float) -> dict[str, Any]:
+                   wait: float) -> ReadStatus:
     """The read models' status once they have reached min_position (or 503 after `wait`)."""
     deadline = time.monotonic() + wait
     while True:
         status = positions(rt, schema, names)
         reached = min((status[n]["position"] for n in names if n in status), default=0)
         if min_position is None or reached >= min_position:
-            return {"position": reached, "status": status}
+            return ReadStatus(reached, status)
         if time.monotonic() >= deadline:
             raise StaleRead(f"the read model is at position {reached}, not yet at {min_position}; "
                             "retry shortly")

@@ -22,13 +22,14 @@ from psycopg_pool import ConnectionPool
 from csm.domain.application import NothingToRecord
 from csm.domain.commands import RecordMissedDeadlines
 from csm.domain.csm import CsmApplication
+from csm.domain.thresholds import ACKNOWLEDGE_OVERDUE_SQL, RESOLVE_OVERDUE_SQL
+from csm.infra.pg_names import READ_SCHEMA
 
 log = structlog.get_logger()
-CANDIDATES = """
-SELECT complaint_id FROM csm_read.complaints
-WHERE (status = 'open' AND acknowledge_due < %(now)s AND NOT coalesce(acknowledge_breached, false))
-   OR (status IN ('open', 'acknowledged', 'reopened') AND resolve_due < %(now)s
-       AND resolve_breached_due IS DISTINCT FROM resolve_due)
+CANDIDATES = f"""
+SELECT complaint_id FROM {READ_SCHEMA}.complaints
+WHERE ({ACKNOWLEDGE_OVERDUE_SQL} AND NOT coalesce(acknowledge_breached, false))
+   OR ({RESOLVE_OVERDUE_SQL} AND resolve_breached_due IS DISTINCT FROM resolve_due)
 ORDER BY complaint_id LIMIT %(limit)s"""
 
 

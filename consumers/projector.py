@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import psycopg
 import structlog
 from kafka import ConsumerRebalanceListener, TopicPartition
@@ -42,8 +41,10 @@ from csm.consumers.kafka_io import (
 )
 from csm.consumers.outage import Outage
 from csm.infra.part_status import PartStatus
+from csm.infra.pg_names import READ_SCHEMA
 from csm.projections import failure as fail
 from csm.projections.base import Projection, Writer
+from csm.projections.batch import apply_batch
 from csm.projections.batch_rows import fetch, flush
 from csm.projections.events import Ev
 from csm.projections.runner import Conflict
@@ -65,7 +66,7 @@ class Lane:
 
 class KafkaProjector(ConsumerRebalanceListener):
     def __init__(self, pool: ConnectionPool, bootstrap: str, topic: str, partitions: int,
-                 projection: Projection, zone: ZoneInfo, schema: str = "csm_read"):
+                 projection: Projection, zone: ZoneInfo, schema: str = READ_SCHEMA):
         self.pool, self.bootstrap, self.topic, self.partitions = pool, bootstrap, topic, partitions
         self.p, self.zone, self.schema = projection, zone, schema
         self.lanes: dict[int, Lane] = {}
@@ -186,19 +187,10 @@ class KafkaProjector(ConsumerRebalanceListener):
     def _build(self, lanes: dict[int, Lane], todo: list[tuple[int, Ev]], count: int,
                loaded: dict) -> tuple[Writer, dict[int, dict[str, Any]]]:
         """The first `count` events applied in memory, each with its partition's state."""
-        w, states = Writer(self.zone, {}), {}
-        w.loaded = loaded
-        for i, (partition, ev) in enumerate(todo[:count]):
-            if ev.type in self.p.handles:
-                if partition not in states:
-                    states[partition] = orjson.loads(orjson.dumps(lanes[partition].state))
-                w.state = states[partition]
-                try:
-                    self.p.apply(ev, w)
-                except Exception as exc:  # noqa: BLE001 - a projection's bug stops it alone
-                    raise fail.CannotApply(i, exc) from exc
-                states[partition] = w.state
-        return w, states
+        head = todo[:count]
+        return apply_batch(self.p, [ev for _, ev in head], self.zone, loaded,
+                           {partition: lane.state for partition, lane in lanes.items()},
+                           [partition for partition, _ in head])
 
     def _try(self, conn: Any, lanes: dict[int, Lane], todo: list[tuple[int, Ev]], count: int,
              loaded: dict) -> None:

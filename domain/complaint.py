@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent, event_id
 from csm.domain.errors import InvalidInput, InvalidTransition
 from csm.domain.policy import PolicyRules
+from csm.domain.thresholds import acknowledge_overdue, resolve_overdue
 from csm.domain.values import MAX_ESCALATION_LEVEL
-
-ACTIVE = ("open", "acknowledged", "reopened")
 
 
 class Complaint(CsmAggregate):
@@ -197,9 +196,9 @@ class Complaint(CsmAggregate):
         if now - self.due_recorded_at <= grace:
             return []
         missed = []
-        if self.status == "open" and self.acknowledge_due < now:
+        if acknowledge_overdue(self.status, self.acknowledge_due, now):
             missed.append(("acknowledge", self.acknowledge_due))
-        if self.status in ACTIVE and self.resolve_due < now:
+        if resolve_overdue(self.status, self.resolve_due, now):
             missed.append(("resolve", self.resolve_due))
         return [(w, d) for w, d in missed if _breach_key(w, d) not in self.breached]
 

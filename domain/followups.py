@@ -13,6 +13,7 @@ from csm.domain.customer import Customer
 from csm.domain.policy import PolicyRules
 from csm.domain.revisit import Revisit
 from csm.domain.survey import SurveyResponse
+from csm.domain.thresholds import low_score as is_low_score
 from csm.domain.values import derived_id
 
 
@@ -34,8 +35,7 @@ def revisit_after_resolution(c: Complaint, rules: PolicyRules, resolved_at: date
 
 
 def low_score(answers: list[dict]) -> bool:
-    return any((a["scale"] == "likert5" and a["value"] <= 2) or
-               (a["scale"] == "nps10" and a["value"] <= 6) for a in answers)
+    return any(is_low_score(a["scale"], a["value"]) for a in answers)
 
 
 def revisit_on_low_score(r: SurveyResponse, rules: PolicyRules, now: datetime) -> Revisit | None:

@@ -13,6 +13,7 @@ from csm.domain.csm import CsmApplication
 from csm.domain.customer import Customer
 from csm.infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
 from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
+from csm.infra.pg_names import EVENT_TABLE_LOCK
 from csm.infra.schema import EVENTS
 
 TxHook = Callable[[Any, Sequence[int]], None]
@@ -68,11 +69,11 @@ class PostgresCsm(CsmApplication):
         if self.factory.env_create_table():  # type: ignore[attr-defined]
             # Parts started at the same moment would race on the library's DDL.
             with datastore.get_connection() as conn:
-                conn.execute("SELECT pg_advisory_lock(7311000)")
+                conn.execute("SELECT pg_advisory_lock(%s)", (EVENT_TABLE_LOCK,))
                 try:
                     recorder.create_table()
                 finally:
-                    conn.execute("SELECT pg_advisory_unlock(7311000)")
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_TABLE_LOCK,))
         return recorder
 
     def prepare_save(self, aggregates: list[Any]) -> None:

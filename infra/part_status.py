@@ -22,6 +22,7 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from csm.infra.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
 from csm.projections.status import STATUS_DDL
 
 log = structlog.get_logger()
@@ -60,9 +61,9 @@ def ensure_health_tables(pool: ConnectionPool) -> None:
     """The heartbeat tables, and `projection_status` with its failure columns, so that a
     process running no projector (`csm api`) can read the whole picture."""
     with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(7311002)")  # the read models' DDL lock
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (READ_SCHEMA_LOCK,))
         conn.execute(HEALTH_DDL)
-        conn.execute(STATUS_DDL.format(schema="csm_read"))
+        conn.execute(STATUS_DDL.format(schema=READ_SCHEMA))
 
 
 class PartStatus:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from csm.infra.pg_names import READ_SCHEMA
 from csm.infra.settings import Settings
 
 BEHIND = ("extract(epoch FROM now() - (SELECT e.recorded_at FROM csm_events e WHERE "
@@ -24,7 +25,7 @@ BEHIND = ("extract(epoch FROM now() - (SELECT e.recorded_at FROM csm_events e WH
 PROJECTIONS = (
     "SELECT s.name, s.position, s.updated_at, s.failed_position, s.failed_event_id, "
     "s.failed_error, s.failed_since, s.failures, " + BEHIND.format("s.position") +
-    " AS lag_seconds FROM csm_read.projection_status s ORDER BY s.name")
+    f" AS lag_seconds FROM {READ_SCHEMA}.projection_status s ORDER BY s.name")
 RELAY = ("SELECT p.position, p.updated_at, " + BEHIND.format("p.position") + " AS lag_seconds "
          "FROM (SELECT coalesce(max(position), 0) AS position, max(updated_at) AS updated_at "
          "FROM csm_relay_progress WHERE topic = %s) p")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from psycopg import Connection
 
+from csm.infra.pg_names import EVENT_SCHEMA_LOCK
+
 EVENTS = "csm_events"
 
 # Every stored event gets the time it was recorded and a SHA-256 over its own
@@ -137,7 +139,7 @@ CREATE TABLE IF NOT EXISTS csm_personal_keys (
 def ensure_schema(conn: Connection) -> None:
     """Idempotent; run after the library has created its event table."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(7311001)")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_SCHEMA_LOCK,))
         conn.execute(SUPPORT_DDL)
         conn.execute(CHAIN_DDL)
         conn.execute(AUDIT_DDL)

@@ -1,9 +1,11 @@
 """What a projection is: its tables and views, a version, and a pure event → row-change function."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
 from csm.projections.events import Ev
@@ -54,13 +56,31 @@ class Writer:
         self.appended.setdefault(table, {}).setdefault(key, row)
 
 
+Change = Callable[[Ev, Writer], None]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A projection's state between batches, typed; stored as the JSON object of its fields."""
+    projection: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> Self:
+        return cls(**state)
+
+    def as_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 class Projection:
-    """Subclasses set name, version, tables, views; implement apply (and needs, if reading rows)."""
+    """Subclasses set name, version, tables, views and `changes` — the table of what each event
+    type it handles does to its rows (`handles` is its keys) — and `needs`, if reading rows."""
 
     name: str = ""
     version: int = 1
     tables: tuple[Table, ...] = ()
     views: tuple[str, ...] = ()  # CREATE VIEW statements with {schema}
+    changes: Mapping[str, Change] = MappingProxyType({})
     handles: frozenset[str] = frozenset()  # the event types it reacts to
 
     def initial_state(self) -> dict[str, Any]:
@@ -71,7 +91,7 @@ class Projection:
         return ()
 
     def apply(self, ev: Ev, w: Writer) -> None:
-        raise NotImplementedError
+        self.changes[ev.type](ev, w)
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)

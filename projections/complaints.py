@@ -1,9 +1,14 @@
 """One row per complaint: its current state for the backlog, its history in figures for stats."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from csm.projections.base import Projection, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
+
+Row = dict[str, Any]
 
 COMPLAINTS = Table("complaints", (
     ("complaint_id", "text"), ("department_id", "text"), ("opened_department_id", "text"),
@@ -21,13 +26,82 @@ COMPLAINTS = Table("complaints", (
     indexes=(("opened_day",), ("status",), ("department_id",)))
 
 
+def _opened(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    w.put("complaints", (ev.stream_id,), {
+        "complaint_id": ev.stream_id, "department_id": d["department_id"],
+        "opened_department_id": d["department_id"], "customer_id": d.get("customer_id"),
+        "channel": d["channel"], "category": d.get("category"),
+        "severity": d["severity"], "high_value": d["high_value"], "status": "open",
+        "escalation_level": 0, "opened_at": ev.occurred_at,
+        "opened_day": w.day(ev.occurred_at), "acknowledge_due": d["acknowledge_due"],
+        "resolve_due": d["resolve_due"], "resolutions": 0, "reopened": 0,
+        "escalations": 0, "breaches": 0, "acknowledge_breached": False,
+        "feedback_id": d.get("feedback_id"),
+        "policy_version": d["policy_version"], "last_position": ev.position})
+
+
+def _acknowledged(row: Row, ev: Ev) -> None:
+    row["status"], row["acknowledged_at"] = "acknowledged", ev.occurred_at
+
+
+def _assigned(row: Row, ev: Ev) -> None:
+    row["department_id"], row["handler"] = ev.data["department_id"], ev.data["handler"]
+
+
+def _escalated(row: Row, ev: Ev) -> None:
+    row["escalation_level"], row["escalations"] = ev.data["level"], row["escalations"] + 1
+
+
+def _breached(row: Row, ev: Ev) -> None:
+    row["breaches"] += 1
+    if ev.data["which"] == "acknowledge":
+        row["acknowledge_breached"] = True
+    else:
+        row["resolve_breached_due"] = ev.data["due"]
+
+
+def _resolved(row: Row, ev: Ev) -> None:
+    row["status"], row["resolutions"] = "resolved", row["resolutions"] + 1
+    if row.get("first_resolved_at") is None:
+        row["first_resolved_at"], row["first_resolve_due"] = ev.occurred_at, ev.data["resolve_due"]
+        row["resolved_within_sla"] = ev.data["on_time"]
+
+
+def _reopened(row: Row, ev: Ev) -> None:
+    row["status"], row["reopened"] = "reopened", row["reopened"] + 1
+    row["resolve_due"] = ev.data["resolve_due"]
+
+
+def _closed(row: Row, ev: Ev) -> None:
+    row["status"], row["closed_at"] = "closed", ev.occurred_at
+    row["customer_satisfied"] = ev.data["customer_satisfied"]
+    row["satisfaction"] = ev.data["satisfaction"]
+
+
+# What each later event changes in the complaint's row (if the row is there).
+ROW_CHANGES: dict[str, Callable[[Row, Ev], None]] = {
+    "complaint.acknowledged": _acknowledged, "complaint.assigned": _assigned,
+    "complaint.escalated": _escalated, "complaint.sla_breached": _breached,
+    "complaint.resolved": _resolved, "complaint.reopened": _reopened,
+    "complaint.closed": _closed,
+}
+
+
+def _changed(ev: Ev, w: Writer) -> None:
+    row = w.get("complaints", (ev.stream_id,))
+    if row is None:
+        return
+    row["last_position"] = ev.position
+    ROW_CHANGES[ev.type](row, ev)
+
+
 class Complaints(Projection):
     name = "complaints"
     version = 1
     tables = (COMPLAINTS,)
-    handles = frozenset({"complaint.opened", "complaint.acknowledged", "complaint.assigned",
-                         "complaint.escalated", "complaint.sla_breached", "complaint.resolved",
-                         "complaint.reopened", "complaint.closed"})
+    changes = {"complaint.opened": _opened, **dict.fromkeys(ROW_CHANGES, _changed)}
+    handles = frozenset(changes)
     views = (
         """CREATE VIEW "{schema}".complaints_monthly AS
            SELECT date_trunc('month', opened_day)::date AS month, department_id, severity,
@@ -42,47 +116,3 @@ class Complaints(Projection):
     def needs(self, ev: Ev):
         if ev.type != "complaint.opened":
             yield "complaints", (ev.stream_id,)
-
-    def apply(self, ev: Ev, w: Writer) -> None:
-        d, key = ev.data, (ev.stream_id,)
-        if ev.type == "complaint.opened":
-            w.put("complaints", key, {
-                "complaint_id": ev.stream_id, "department_id": d["department_id"],
-                "opened_department_id": d["department_id"], "customer_id": d.get("customer_id"),
-                "channel": d["channel"], "category": d.get("category"),
-                "severity": d["severity"], "high_value": d["high_value"], "status": "open",
-                "escalation_level": 0, "opened_at": ev.occurred_at,
-                "opened_day": w.day(ev.occurred_at), "acknowledge_due": d["acknowledge_due"],
-                "resolve_due": d["resolve_due"], "resolutions": 0, "reopened": 0,
-                "escalations": 0, "breaches": 0, "acknowledge_breached": False,
-                "feedback_id": d.get("feedback_id"),
-                "policy_version": d["policy_version"], "last_position": ev.position})
-            return
-        row = w.get("complaints", key)
-        if row is None:
-            return
-        row["last_position"] = ev.position
-        t = ev.type
-        if t == "complaint.acknowledged":
-            row["status"], row["acknowledged_at"] = "acknowledged", ev.occurred_at
-        elif t == "complaint.assigned":
-            row["department_id"], row["handler"] = d["department_id"], d["handler"]
-        elif t == "complaint.escalated":
-            row["escalation_level"], row["escalations"] = d["level"], row["escalations"] + 1
-        elif t == "complaint.sla_breached":
-            row["breaches"] += 1
-            if d["which"] == "acknowledge":
-                row["acknowledge_breached"] = True
-            else:
-                row["resolve_breached_due"] = d["due"]
-        elif t == "complaint.resolved":
-            row["status"], row["resolutions"] = "resolved", row["resolutions"] + 1
-            if row.get("first_resolved_at") is None:
-                row["first_resolved_at"], row["first_resolve_due"] = ev.occurred_at, d["resolve_due"]
-                row["resolved_within_sla"] = d["on_time"]
-        elif t == "complaint.reopened":
-            row["status"], row["reopened"] = "reopened", row["reopened"] + 1
-            row["resolve_due"] = d["resolve_due"]
-        elif t == "complaint.closed":
-            row["status"], row["closed_at"] = "closed", ev.occurred_at
-            row["customer_satisfied"], row["satisfaction"] = d["customer_satisfied"], d["satisfaction"]

@@ -7,10 +7,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from csm.domain.thresholds import OVERDUE_SQL
 from csm.projections.query import Slice, fetch, period_sql, rate
-
-OVERDUE = ("((status = 'open' AND acknowledge_due < %(now)s) OR "
-           "(status IN ('open', 'acknowledged', 'reopened') AND resolve_due < %(now)s))")
 
 
 def backlog(pool: ConnectionPool, schema: str, now: datetime, department_id: str | None,
@@ -23,11 +21,11 @@ def backlog(pool: ConnectionPool, schema: str, now: datetime, department_id: str
         clauses.append("status = %(status)s")
         params["status"] = status
     if overdue is not None:
-        clauses.append(OVERDUE if overdue else f"NOT {OVERDUE}")
+        clauses.append(OVERDUE_SQL if overdue else f"NOT {OVERDUE_SQL}")
     where = " AND ".join(clauses)
     rows = fetch(pool, f"""
         SELECT complaint_id, department_id, handler, severity, status, escalation_level,
-               opened_at, acknowledge_due, resolve_due, {OVERDUE} AS overdue,
+               opened_at, acknowledge_due, resolve_due, {OVERDUE_SQL} AS overdue,
                extract(epoch FROM %(now)s - opened_at) / 3600.0 AS age_hours
         FROM "{schema}".complaints WHERE {where} ORDER BY opened_at, complaint_id""", params)
     summary = {"open": len(rows), "overdue": sum(1 for r in rows if r["overdue"]),

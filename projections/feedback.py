@@ -11,11 +11,20 @@ FACTS = Table("feedback_facts", (
     key=("day", "channel", "kind", "department_id"), kind="counter", indexes=(("day",),))
 
 
+def _submitted(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    rating = d.get("rating")
+    w.add("feedback_facts", (w.day(ev.occurred_at), d["channel"], d["kind"],
+                             d.get("department_id")),
+          (1, 0 if rating is None else 1, rating or 0))
+
+
 class FeedbackFacts(Projection):
     name = "feedback"
     version = 1
     tables = (FACTS,)
-    handles = frozenset({"feedback.submitted"})
+    changes = {"feedback.submitted": _submitted}
+    handles = frozenset(changes)
     views = (
         """CREATE VIEW "{schema}".feedback_monthly AS
            SELECT date_trunc('month', day)::date AS month, channel, kind, department_id,
@@ -23,10 +32,3 @@ class FeedbackFacts(Projection):
                   sum(rating_sum)::bigint AS rating_sum
            FROM "{schema}".feedback_facts GROUP BY 1, channel, kind, department_id""",
     )
-
-    def apply(self, ev: Ev, w: Writer) -> None:
-        d = ev.data
-        rating = d.get("rating")
-        w.add("feedback_facts", (w.day(ev.occurred_at), d["channel"], d["kind"],
-                                 d.get("department_id")),
-              (1, 0 if rating is None else 1, rating or 0))

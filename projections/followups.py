@@ -25,13 +25,72 @@ ACTIONS = Table("improvement_actions", (
     key=("action_id",), kind="row")
 
 
+def _survey_created(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    w.put("surveys", (ev.stream_id,), {"survey_id": ev.stream_id, "name": d["name"],
+                                       "trigger": d["trigger"], "questions": len(d["questions"]),
+                                       "suppressed": 0})
+
+
+def _invitations_sent(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    survey = w.get("surveys", (ev.stream_id,))
+    if survey is not None:
+        survey["suppressed"] += len(d.get("suppressed_ids") or ())
+    for customer in d["customer_ids"]:
+        w.append("survey_invitations", (ev.stream_id, customer), {
+            "survey_id": ev.stream_id, "customer_id": customer,
+            "channel": d["channel"], "position": ev.position})
+
+
+def _revisit_scheduled(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    w.put("revisits", (ev.stream_id,), {
+        "revisit_id": ev.stream_id, "customer_id": d["customer_id"],
+        "department_id": d["department_id"], "reason": d["reason"],
+        "complaint_id": d.get("complaint_id"), "cause_event_id": d.get("cause_event_id"),
+        "scheduled_at": ev.occurred_at, "scheduled_day": w.day(ev.occurred_at),
+        "due_at": d["due_at"]})
+
+
+def _revisit_completed(ev: Ev, w: Writer) -> None:
+    row = w.get("revisits", (ev.stream_id,))
+    if row is not None:
+        row.update(completed_at=ev.occurred_at, outcome=ev.data["outcome"],
+                   satisfaction=ev.data.get("satisfaction"))
+
+
+def _improvement_raised(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    w.put("improvement_actions", (ev.stream_id,), {
+        "action_id": ev.stream_id, "department_id": d["department_id"],
+        "title": d["title"], "source_ids": d["source_ids"],
+        "cause_event_id": d.get("cause_event_id"), "status": "raised",
+        "raised_at": ev.occurred_at, "due_at": d["due_at"]})
+
+
+def _improvement_completed(ev: Ev, w: Writer) -> None:
+    row = w.get("improvement_actions", (ev.stream_id,))
+    if row is not None:
+        row.update(status="completed", completed_at=ev.occurred_at)
+
+
+def _improvement_verified(ev: Ev, w: Writer) -> None:
+    row = w.get("improvement_actions", (ev.stream_id,))
+    if row is not None:
+        row.update(status="verified", verified_at=ev.occurred_at, effective=ev.data["effective"])
+
+
 class Followups(Projection):
     name = "followups"
     version = 1
     tables = (SURVEYS, INVITATIONS, REVISITS, ACTIONS)
-    handles = frozenset({"survey.created", "survey.invitations_sent", "revisit.scheduled",
-                         "revisit.completed", "improvement.raised", "improvement.completed",
-                         "improvement.verified"})
+    changes = {"survey.created": _survey_created, "survey.invitations_sent": _invitations_sent,
+               "revisit.scheduled": _revisit_scheduled, "revisit.completed": _revisit_completed,
+               "improvement.raised": _improvement_raised,
+               "improvement.completed": _improvement_completed,
+               "improvement.verified": _improvement_verified}
+    handles = frozenset(changes)
 
     def needs(self, ev: Ev):
         if ev.type == "survey.invitations_sent":
@@ -40,44 +99,3 @@ class Followups(Projection):
             yield "revisits", (ev.stream_id,)
         elif ev.type in ("improvement.completed", "improvement.verified"):
             yield "improvement_actions", (ev.stream_id,)
-
-    def apply(self, ev: Ev, w: Writer) -> None:
-        d, t, key = ev.data, ev.type, (ev.stream_id,)
-        if t == "survey.created":
-            w.put("surveys", key, {"survey_id": ev.stream_id, "name": d["name"],
-                                   "trigger": d["trigger"], "questions": len(d["questions"]),
-                                   "suppressed": 0})
-        elif t == "survey.invitations_sent":
-            survey = w.get("surveys", key)
-            if survey is not None:
-                survey["suppressed"] += len(d.get("suppressed_ids") or ())
-            for customer in d["customer_ids"]:
-                w.append("survey_invitations", (ev.stream_id, customer), {
-                    "survey_id": ev.stream_id, "customer_id": customer,
-                    "channel": d["channel"], "position": ev.position})
-        elif t == "revisit.scheduled":
-            w.put("revisits", key, {
-                "revisit_id": ev.stream_id, "customer_id": d["customer_id"],
-                "department_id": d["department_id"], "reason": d["reason"],
-                "complaint_id": d.get("complaint_id"), "cause_event_id": d.get("cause_event_id"),
-                "scheduled_at": ev.occurred_at, "scheduled_day": w.day(ev.occurred_at),
-                "due_at": d["due_at"]})
-        elif t == "revisit.completed":
-            row = w.get("revisits", key)
-            if row is not None:
-                row.update(completed_at=ev.occurred_at, outcome=d["outcome"],
-                           satisfaction=d.get("satisfaction"))
-        elif t == "improvement.raised":
-            w.put("improvement_actions", key, {
-                "action_id": ev.stream_id, "department_id": d["department_id"],
-                "title": d["title"], "source_ids": d["source_ids"],
-                "cause_event_id": d.get("cause_event_id"), "status": "raised",
-                "raised_at": ev.occurred_at, "due_at": d["due_at"]})
-        else:
-            row = w.get("improvement_actions", key)
-            if row is None:
-                return
-            if t == "improvement.completed":
-                row.update(status="completed", completed_at=ev.occurred_at)
-            else:
-                row.update(status="verified", verified_at=ev.occurred_at, effective=d["effective"])

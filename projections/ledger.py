@@ -1,4 +1,4 @@
-"""Department points: one ledger line per rule an event meets (CONTRACT §5).
+"""Department points: one ledger line per rule an event meets.
 
 Each line carries the points of the policy version in force when the event
 was recorded (this projection follows policy.published in log order) and goes
@@ -6,10 +6,13 @@ to the department that owned the item at that moment (events carry it).
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from csm.domain.policy import DEFAULT_RULES
-from csm.projections.base import Projection, Writer
+from csm.domain.thresholds import likert_satisfied
+from csm.projections.base import Projection, State, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
 
@@ -27,14 +30,101 @@ def _default_points() -> dict[str, Any]:
     return DEFAULT_RULES.points.model_dump()
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerState(State):
+    """What the ledger carries from batch to batch: the points of the policy in force."""
+    projection: ClassVar[str] = "ledger"
+    points: dict[str, Any]
+    policy_version: int
+
+
+def _policy_published(ev: Ev, w: Writer) -> None:
+    w.state = LedgerState(ev.data["rules"].get("points") or _default_points(),
+                          ev.version).as_json()
+
+
+def _department_registered(ev: Ev, w: Writer) -> None:
+    w.put("departments", (ev.stream_id,), {
+        "department_id": ev.stream_id, "name": ev.data["name"],
+        "satisfaction_target": ev.data["satisfaction_target"]})
+
+
+Points = dict[str, Any]
+Rules = list[tuple[str, int]]
+
+
+def _praise(d: dict, p: Points) -> Rules:
+    return [("praise", p["praise"])] if d["kind"] == "praise" else []
+
+
+def _received(d: dict, p: Points) -> Rules:
+    return [(f"complaint_received_{d['severity']}", p["complaint_received"][d["severity"]])]
+
+
+def _breach(d: dict, p: Points) -> Rules:
+    return [(f"sla_breach_{d['which']}", p["sla_breach"])]
+
+
+def _resolved(d: dict, p: Points) -> Rules:
+    return [("resolved_on_time", p["resolved_on_time"])] if d["on_time"] else []
+
+
+def _closed(d: dict, p: Points) -> Rules:
+    satisfied = d["customer_satisfied"]
+    if satisfied is None and d.get("satisfaction") is not None:
+        satisfied = likert_satisfied(d["satisfaction"])
+    return _judged("closed", satisfied, p)
+
+
+def _revisited(d: dict, p: Points) -> Rules:
+    if d.get("satisfaction") is None:
+        return []
+    return _judged("revisit", likert_satisfied(d["satisfaction"]), p)
+
+
+def _judged(what: str, satisfied: bool | None, p: Points) -> Rules:
+    if satisfied is None:
+        return []
+    rule = f"{what}_satisfied" if satisfied else f"{what}_dissatisfied"
+    return [(rule, p[rule])]
+
+
+# The rules each event type can meet, with the points of the policy in force.
+RULES: dict[str, Callable[[dict, Points], Rules]] = {
+    "feedback.submitted": _praise, "complaint.opened": _received,
+    "complaint.sla_breached": _breach,
+    "complaint.escalated": lambda d, p: [("escalation", p["escalation"])],
+    "complaint.resolved": _resolved,
+    "complaint.reopened": lambda d, p: [("reopened", p["reopened"])],
+    "complaint.closed": _closed, "revisit.completed": _revisited,
+}
+
+
+def rules_met(ev: Ev, points: Points) -> Rules:
+    return RULES[ev.type](ev.data, points)
+
+
+def _scored(ev: Ev, w: Writer) -> None:
+    state = LedgerState.of(w.state)
+    department = ev.data.get("department_id")
+    for rule, points in rules_met(ev, state.points):
+        if department is None or points == 0:
+            continue
+        w.append("department_score_ledger", (ev.event_id, rule), {
+            "event_id": ev.event_id, "rule": rule, "position": ev.position,
+            "department_id": department, "occurred_at": ev.occurred_at,
+            "day": w.day(ev.occurred_at), "points": points,
+            "policy_version": state.policy_version})
+
+
 class Ledger(Projection):
     name = "ledger"
     version = 1
     tables = (LEDGER, DEPARTMENTS)
-    handles = frozenset({"policy.published", "department.registered", "feedback.submitted",
-                         "complaint.opened", "complaint.sla_breached", "complaint.escalated",
-                         "complaint.resolved", "complaint.reopened", "complaint.closed",
-                         "revisit.completed"})
+    changes = {"policy.published": _policy_published,
+               "department.registered": _department_registered,
+               **dict.fromkeys(RULES, _scored)}
+    handles = frozenset(changes)
     views = (
         """CREATE VIEW "{schema}".department_scores_monthly AS
            SELECT date_trunc('month', day)::date AS month, department_id,
@@ -45,56 +135,4 @@ class Ledger(Projection):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return {"points": _default_points(), "policy_version": 0}
-
-    def apply(self, ev: Ev, w: Writer) -> None:
-        d, t = ev.data, ev.type
-        if t == "policy.published":
-            w.state = {"points": d["rules"].get("points") or _default_points(),
-                       "policy_version": ev.version}
-            return
-        if t == "department.registered":
-            w.put("departments", (ev.stream_id,), {
-                "department_id": ev.stream_id, "name": d["name"],
-                "satisfaction_target": d["satisfaction_target"]})
-            return
-        for rule, points in self.rules_met(ev, w.state["points"]):
-            department = d.get("department_id")
-            if department is None or points == 0:
-                continue
-            w.append("department_score_ledger", (ev.event_id, rule), {
-                "event_id": ev.event_id, "rule": rule, "position": ev.position,
-                "department_id": department, "occurred_at": ev.occurred_at,
-                "day": w.day(ev.occurred_at), "points": points,
-                "policy_version": w.state["policy_version"]})
-
-    @staticmethod
-    def rules_met(ev: Ev, p: dict[str, Any]) -> list[tuple[str, int]]:
-        d, t = ev.data, ev.type
-        if t == "feedback.submitted":
-            return [("praise", p["praise"])] if d["kind"] == "praise" else []
-        if t == "complaint.opened":
-            return [(f"complaint_received_{d['severity']}", p["complaint_received"][d["severity"]])]
-        if t == "complaint.sla_breached":
-            return [(f"sla_breach_{d['which']}", p["sla_breach"])]
-        if t == "complaint.escalated":
-            return [("escalation", p["escalation"])]
-        if t == "complaint.resolved":
-            return [("resolved_on_time", p["resolved_on_time"])] if d["on_time"] else []
-        if t == "complaint.reopened":
-            return [("reopened", p["reopened"])]
-        if t == "complaint.closed":
-            satisfied = d["customer_satisfied"]
-            if satisfied is None and d.get("satisfaction") is not None:
-                satisfied = True if d["satisfaction"] >= 4 else False if d["satisfaction"] <= 2 else None
-            if satisfied is None:
-                return []
-            return [("closed_satisfied", p["closed_satisfied"])] if satisfied else [
-                ("closed_dissatisfied", p["closed_dissatisfied"])]
-        if t == "revisit.completed" and d.get("satisfaction") is not None:
-            s = d["satisfaction"]
-            if s >= 4:
-                return [("revisit_satisfied", p["revisit_satisfied"])]
-            if s <= 2:
-                return [("revisit_dissatisfied", p["revisit_dissatisfied"])]
-        return []
+        return LedgerState(_default_points(), 0).as_json()

@@ -7,6 +7,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from csm.infra.pg_names import READ_SCHEMA
+
 PERIODS = ("day", "week", "month", "quarter", "year")
 GROUPS = {"department": "department_id", "channel": "channel", "dimension": "dimension",
           "survey": "survey_id", "tier": "tier", "kind": "kind", "severity": "severity",
@@ -21,7 +23,7 @@ class Slice:
     end: date | None = None
     group_by: list[str] = field(default_factory=list)  # column names
     filters: dict[str, Any] = field(default_factory=dict)  # column → value
-    schema: str = "csm_read"
+    schema: str = READ_SCHEMA
 
     def where(self, day_column: str, allowed: set[str]) -> tuple[str, dict[str, Any]]:
         clauses, params = ["TRUE"], {"period": self.period}

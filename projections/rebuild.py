@@ -18,13 +18,13 @@ from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from csm.infra.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
 from csm.projections.base import Projection
 from csm.projections.runner import BATCH, Runner
 from csm.projections.status import STATUS_DDL, clear_failure
 from csm.projections.store import head_position, read_events
 
 log = structlog.get_logger()
-READ_SCHEMA = "csm_read"
 
 
 def config_of(zone: ZoneInfo) -> str:
@@ -47,7 +47,7 @@ def ensure_read_models(pool: ConnectionPool, projections: Sequence[Projection], 
     """Creates missing read models; rebuilds those whose version or time zone changed."""
     stale = []
     with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(7311002)")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (READ_SCHEMA_LOCK,))
         conn.execute(STATUS_DDL.format(schema=schema))
         status = {r["name"]: r for r in conn.execute(
             f'SELECT name, version, config FROM "{schema}".projection_status').fetchall()}

@@ -25,21 +25,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from csm.infra.pg_names import READ_SCHEMA
 from csm.projections.base import Projection, Writer
-from csm.projections.events import Ev
+from csm.projections.batch import apply_batch
 from csm.projections.batch_rows import fetch, flush
+from csm.projections.events import Ev
 from csm.projections.failure import (
     STORE_ERRORS,
     CannotApply,
     ProjectionFailed,
     Stopped,
-    UndecodableEvent,
     describe_error,
     halt,
     recovered,
@@ -69,7 +69,7 @@ class Plan:
 
 class Runner:
     def __init__(self, pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo,
-                 schema: str = "csm_read", *, isolate: bool = False,
+                 schema: str = READ_SCHEMA, *, isolate: bool = False,
                  clock: Callable[[], float] = time.monotonic):
         self.pool, self.projections, self.zone, self.schema = pool, list(projections), zone, schema
         self.isolate, self.clock = isolate, clock
@@ -143,16 +143,9 @@ class Runner:
 
     def _build(self, pl: Plan, count: int) -> Writer:
         """The first `count` events of the plan applied in memory to a fresh writer."""
-        w = Writer(self.zone, orjson.loads(orjson.dumps(self.states[pl.p.name])))
-        w.loaded = pl.loaded
-        for i, e in enumerate(pl.todo[:count]):
-            if e.type in pl.p.handles:
-                try:
-                    if e.data is None:
-                        raise UndecodableEvent("the stored event cannot be decoded")
-                    pl.p.apply(e, w)
-                except Exception as exc:  # noqa: BLE001 - a projection's bug stops it alone
-                    raise CannotApply(i, exc) from exc
+        state = self.states[pl.p.name]
+        w, touched = apply_batch(pl.p, pl.todo[:count], self.zone, pl.loaded, {None: state})
+        w.state = touched.get(None, state)
         return w
 
     def _prepare(self, pl: Plan) -> None:

@@ -9,11 +9,13 @@ customer's tier, so no other stream is read and any delivery order per stream wo
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
+from csm.domain.thresholds import likert_satisfied, nps_detractor, nps_promoter
 from csm.domain.values import item_score
-from csm.projections.base import Projection, Writer
+from csm.projections.base import Projection, State, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
 
@@ -39,9 +41,9 @@ def answer_measures(scale: str, value: int) -> list[int]:
     s = int(item_score(scale, value))
     m = [1, s, s * s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     if scale == "likert5":
-        m[4], m[5] = 1, int(value >= 4)
+        m[4], m[5] = 1, int(likert_satisfied(value) is True)
     elif scale == "nps10":
-        m[6], m[7], m[8] = 1, int(value >= 9), int(value <= 6)
+        m[6], m[7], m[8] = 1, int(nps_promoter(value)), int(nps_detractor(value))
     elif scale == "expectation5":
         m[9], m[10] = 1, value - 3
     else:
@@ -49,11 +51,50 @@ def answer_measures(scale: str, value: int) -> list[int]:
     return m
 
 
+@dataclass(frozen=True, slots=True)
+class SatisfactionState(State):
+    """What this projection carries from batch to batch: the dimension weights in force for CSI."""
+    projection: ClassVar[str] = "satisfaction"
+    weights: dict[str, float]
+    policy_version: int
+
+
+def _policy_published(ev: Ev, w: Writer) -> None:
+    w.state = SatisfactionState(ev.data["rules"].get("dimension_weights", {}),
+                                ev.version).as_json()
+
+
+def _answered(ev: Ev, w: Writer) -> None:
+    d = ev.data
+    customer, tier = d.get("customer_id"), d.get("tier")
+    day: date = w.day(ev.occurred_at)
+    base = (day, d.get("department_id"), d["channel"], d["survey_id"], tier)
+    per_dimension: dict[str, list[int]] = {}
+    for a in d["answers"]:
+        m = answer_measures(a["scale"], a["value"])
+        acc = per_dimension.get(a["dimension"])
+        if acc is None:
+            m[3] = 1  # this response counts once in each dimension it answers
+            per_dimension[a["dimension"]] = m
+        else:
+            for i, v in enumerate(m):
+                if i != 3:
+                    acc[i] += v
+    for dimension, m in per_dimension.items():
+        w.add("satisfaction_facts", (*base, dimension), m)
+    w.append("survey_responses", (ev.stream_id,), {
+        "response_id": ev.stream_id, "survey_id": d["survey_id"], "customer_id": customer,
+        "department_id": d.get("department_id"), "channel": d["channel"], "tier": tier,
+        "day": day, "occurred_at": ev.occurred_at, "answers": len(d["answers"]),
+        "position": ev.position})
+
+
 class Satisfaction(Projection):
     name = "satisfaction"
     version = 1
     tables = (FACTS, RESPONSES)
-    handles = frozenset({"survey.answered", "policy.published"})
+    changes = {"survey.answered": _answered, "policy.published": _policy_published}
+    handles = frozenset(changes)
     views = (
         """CREATE VIEW "{schema}".satisfaction_monthly AS
            SELECT date_trunc('month', day)::date AS month, department_id, channel, survey_id,
@@ -63,36 +104,4 @@ class Satisfaction(Projection):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return {"weights": {}, "policy_version": 0}
-
-    def apply(self, ev: Ev, w: Writer) -> None:
-        d = ev.data
-        if ev.type == "policy.published":
-            w.state = {"weights": d["rules"].get("dimension_weights", {}),
-                       "policy_version": ev.version}
-        else:
-            self._answered(ev, w)
-
-    def _answered(self, ev: Ev, w: Writer) -> None:
-        d = ev.data
-        customer, tier = d.get("customer_id"), d.get("tier")
-        day: date = w.day(ev.occurred_at)
-        base = (day, d.get("department_id"), d["channel"], d["survey_id"], tier)
-        per_dimension: dict[str, list[int]] = {}
-        for a in d["answers"]:
-            m = answer_measures(a["scale"], a["value"])
-            acc = per_dimension.get(a["dimension"])
-            if acc is None:
-                m[3] = 1  # this response counts once in each dimension it answers
-                per_dimension[a["dimension"]] = m
-            else:
-                for i, v in enumerate(m):
-                    if i != 3:
-                        acc[i] += v
-        for dimension, m in per_dimension.items():
-            w.add("satisfaction_facts", (*base, dimension), m)
-        w.append("survey_responses", (ev.stream_id,), {
-            "response_id": ev.stream_id, "survey_id": d["survey_id"], "customer_id": customer,
-            "department_id": d.get("department_id"), "channel": d["channel"], "tier": tier,
-            "day": day, "occurred_at": ev.occurred_at, "answers": len(d["answers"]),
-            "position": ev.position})
+        return SatisfactionState({}, 0).as_json()

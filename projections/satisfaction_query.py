@@ -1,4 +1,4 @@
-"""The satisfaction figures of CONTRACT §4, from summed daily facts (exact, never rounded)."""
+"""CSI, CSAT, NPS and gaps, from summed daily facts (exact, never rounded)."""
 from __future__ import annotations
 
 import math

@@ -32,7 +32,9 @@ from csm.api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
 from csm.domain.errors import NotFound
 from csm.domain.fields import Timestamp
 from csm.projections import complaints_query, followups_query, scores_query
+from csm.projections.ledger import LedgerState
 from csm.projections.query import Slice
+from csm.projections.satisfaction import SatisfactionState
 from csm.projections.satisfaction_query import FILTERABLE, satisfaction
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -55,8 +57,8 @@ def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice,
     """CSI with its 95% interval, CSAT, NPS, gaps and dimension means per period and group."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("satisfaction",), min_position, wait)
-    weights = s["status"]["satisfaction"]["state"]["weights"]
-    return answer({"rows": satisfaction(rt.pool, q, weights)}, s["position"])
+    weights = s.state(SatisfactionState).weights
+    return answer({"rows": satisfaction(rt.pool, q, weights)}, s.position)
 
 
 @router.get("/complaints/backlog", response_model=Backlog, responses=QUERY)
@@ -69,7 +71,7 @@ def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = N
     s = await_position(rt, schema, ("complaints",), min_position, wait)
     now = as_of or judged_at(rt, snapshot)
     body = complaints_query.backlog(rt.pool, schema, now, department_id, status, overdue, limit)
-    return answer(body, s["position"])
+    return answer(body, s.position)
 
 
 @router.get("/complaints/stats", response_model=Rows[ComplaintStatsRow], responses=QUERY)
@@ -79,7 +81,7 @@ def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice,
     """Complaints by cohort (opened in the period): resolution, SLA, speed, escalations."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("complaints",), min_position, wait)
-    return answer({"rows": complaints_query.stats(rt.pool, q)}, s["position"])
+    return answer({"rows": complaints_query.stats(rt.pool, q)}, s.position)
 
 
 @router.get("/feedback/stats", response_model=Rows[FeedbackStatsRow], responses=QUERY)
@@ -88,7 +90,7 @@ def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, snapshot: S
     """Feedback counts and problem rate per period, channel, kind, department."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("feedback",), min_position, wait)
-    return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s["position"])
+    return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s.position)
 
 
 @router.get("/surveys/{survey_id}/stats", response_model=SurveyStats, responses=QUERY)
@@ -100,7 +102,7 @@ def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, snapshot: Sn
     stats = followups_query.survey_stats(rt.pool, schema, survey_id)
     if stats is None:
         raise NotFound(f"survey '{survey_id}' not found")
-    return answer(stats, s["position"])
+    return answer(stats, s.position)
 
 
 @router.get("/departments/scores", response_model=Rows[ScoreRow], responses=QUERY)
@@ -109,9 +111,9 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: 
     """Points per department and period: ledger points plus the satisfaction index bonus."""
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("ledger", "satisfaction"), min_position, wait)
-    rows = scores_query.scores(rt.pool, q, s["status"]["ledger"]["state"]["points"],
-                               s["status"]["satisfaction"]["state"]["weights"])
-    return answer({"rows": rows}, s["position"])
+    rows = scores_query.scores(rt.pool, q, s.state(LedgerState).points,
+                               s.state(SatisfactionState).weights)
+    return answer({"rows": rows}, s.position)
 
 
 @router.get("/departments/{department_id}/ledger", response_model=Items[LedgerLine],
@@ -124,7 +126,7 @@ def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: 
     rt.app.department(department_id)  # an unknown department is a 404, not an empty ledger
     s = await_position(rt, schema, ("ledger",), min_position, wait)
     items = scores_query.ledger_lines(rt.pool, schema, department_id, q, limit)
-    return answer({"items": items}, s["position"])
+    return answer({"items": items}, s.position)
 
 
 @router.get("/revisits/stats", response_model=Rows[RevisitStatsRow], responses=QUERY)
@@ -134,7 +136,7 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Sna
     q.schema = schema_for(rt, snapshot)
     s = await_position(rt, q.schema, ("followups",), min_position, wait)
     rows = followups_query.revisit_stats(rt.pool, q, judged_at(rt, snapshot))
-    return answer({"rows": rows}, s["position"])
+    return answer({"rows": rows}, s.position)
 
 
 @router.get("/improvement-actions", response_model=Items[ImprovementAction],
@@ -149,4 +151,4 @@ def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: IdFilter 
     s = await_position(rt, schema, ("followups",), min_position, wait)
     items = followups_query.improvement_actions(rt.pool, schema, judged_at(rt, snapshot),
                                                 department_id, status, limit)
-    return answer({"items": items}, s["position"])
+    return answer({"items": items}, s.position)

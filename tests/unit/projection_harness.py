@@ -1,9 +1,9 @@
-"""Replays events through a projection exactly as `projections.runner.Runner.apply` does, in memory.
+"""Replays events through a projection with the runner's batch function, `apply_batch`, in memory.
 
-The "database" is a dict per table. Per batch: a new `Writer` with a JSON copy
-of the state, the rows the batch `needs` prefetched from the database (whole
-stored rows, matched on the first key column, as the runner's SELECT does),
-every event the projection handles applied in position order, then the batch
+The "database" is a dict per table. Per batch: the rows the batch `needs`
+prefetched from the database (whole stored rows, matched on the first key
+column, as the runner's SELECT does), the events applied by `apply_batch`
+(as the store runner and the Kafka projector apply them), then the batch
 merged the way `Table.flush` merges: `row` tables overwrite by key, `counter`
 tables add measure-wise, `append` tables insert if absent. Values are stored
 as PostgreSQL would hand them back (ISO strings in timestamptz columns become
@@ -23,8 +23,10 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from csm.projections.base import Projection, Writer
+from csm.projections.batch import apply_batch
 from csm.projections.batch_rows import wanted_rows
 from csm.projections.events import Ev, from_domain
+from csm.projections.failure import CannotApply
 from csm.projections.tables import Table
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -126,12 +128,14 @@ def _batches(events: list[Ev], batches: int | Sequence[int] | None) -> list[list
     return out
 
 
-def _prefetch(p: Projection, events: list[Ev], w: Writer,
-              db: dict[str, dict[tuple, dict[str, Any]]]) -> None:
+def _prefetch(p: Projection, events: list[Ev], db: dict[str, dict[tuple, dict[str, Any]]]
+              ) -> dict[str, dict[tuple, dict[str, Any]]]:
+    loaded = {}
     for table, keys in wanted_rows(p, events).items():
         t = p.table(table)
-        w.loaded[table] = {(r[t.key[0]],): dict(r) for r in db[table].values()
-                           if r[t.key[0]] in keys}
+        loaded[table] = {(r[t.key[0]],): dict(r) for r in db[table].values()
+                         if r[t.key[0]] in keys}
+    return loaded
 
 
 def _merge(p: Projection, w: Writer, db: dict[str, dict[tuple, dict[str, Any]]]) -> None:
@@ -180,13 +184,13 @@ def replay(projection: Projection, events: Iterable[Ev], zone: ZoneInfo = UTC_ZO
         todo = [e for e in batch if e.position > position]
         if not todo:
             continue
-        w = Writer(zone, orjson.loads(orjson.dumps(state)))
-        _prefetch(projection, todo, w, db)
-        for e in todo:
-            if e.type in projection.handles:
-                projection.apply(e, w)
+        try:
+            w, touched = apply_batch(projection, todo, zone, _prefetch(projection, todo, db),
+                                     {None: state})
+        except CannotApply as failed:
+            raise failed.error
         _merge(projection, w, db)
-        state, position = w.state, batch[-1].position
+        state, position = touched.get(None, state), batch[-1].position
     out = Replayed({t.name: sorted(db[t.name].values(), key=_sort_key(t))
                     for t in projection.tables})
     out.state = orjson.loads(orjson.dumps(state))
