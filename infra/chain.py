@@ -1,4 +1,4 @@
-"""Tamper evidence of the event store: hash chain, seals, and their verification (CONTRACT §7).
+"""Tamper evidence of the event store: hash chain, seals, and their verification.
 
 Each event carries `hash = SHA-256(prev hash ‖ position ‖ version ‖ stream id ‖ topic ‖
 recorded_at µs ‖ state)`, computed by the `csm_chain_event` trigger (infra/schema.py), and
