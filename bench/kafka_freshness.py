@@ -13,7 +13,7 @@ transaction that changes the rows moves the position). Every 25th command is
 also read back through the API, `GET /v1/complaints/backlog?min_position=N`,
 timed from the command's answer to the query's answer (what a client sees,
 HTTP included). Prints p50/p90/p99/max per rate and the rate actually reached.
-Target (DESIGN §Performance): p99 < 1 s at 1,000 events/s.
+Target: p99 < 1 s at 1,000 events/s.
 """
 from __future__ import annotations
 

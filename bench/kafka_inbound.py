@@ -10,7 +10,7 @@ the code `csm inbound` runs) and times it from start until every message has its
 idempotency record, i.e. its events are recorded (messages/s and events/s).
 The baseline, in the same run on the same server: a raw psycopg `COPY` of N rows
 of the same messages (message_id, type, the JSON value) into a bare table.
-Target (DESIGN §Performance): the batch path ingests at ≥ 50% of the raw COPY.
+Target: the batch path ingests at ≥ 50% of the raw COPY.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ synthetic events (default 200,000) through the real application, then measures
       an idempotent producer, wait for every acknowledgement, watermark every
       partition, record progress — from position 0 until its progress reaches
       the head (events/s);
-and prints both with their ratio. Target (DESIGN §Performance): ≥ 50,000
+and prints both with their ratio. Target: ≥ 50,000
 events/s from store to Kafka. `--data-dir DIR` keeps PostgreSQL there and reuses
 its events on the next run.
 """

@@ -9,8 +9,8 @@ On a throwaway embedded PostgreSQL: writes N synthetic events (default
   (b) a catch-up of each projection alone, into a fresh schema (events/s),
   (c) all projections together in one runner,
   (d) a full `rebuild` of every read model (seconds),
-and prints each rate with its ratio to the raw SELECT. Targets (DESIGN
-§Performance): ≥ 50,000 events/s per projector; a full rebuild of 1,000,000
+and prints each rate with its ratio to the raw SELECT. Targets:
+≥ 50,000 events/s per projector; a full rebuild of 1,000,000
 events in ≤ 60 s.
 
 `--data-dir DIR` keeps the server there and reuses its events on the next run

@@ -11,7 +11,7 @@ the real application (so every event is hash-chained and sealed), then measures
   (b) `verify_chain` — every hash, link and seal, what `csm verify` and GET
       /v1/audit/verify run — and `verify_against` a checkpoint (the public-key check);
   (c) a snapshot of every read model as of the last event, beside a full `rebuild`;
-and prints each with its ratio. Targets (DESIGN §Performance): verify at least the rate
+and prints each with its ratio. Targets: verify at least the rate
 of the raw SELECT; a snapshot as fast as a rebuild.
 
 `--data-dir DIR` keeps the server there and reuses its events on the next run.
