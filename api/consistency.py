@@ -10,6 +10,7 @@ from fastapi import Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from csm.domain.values import ID_PATTERN
 from csm.api.errors import StaleRead
 from csm.domain.errors import InvalidTransition, NotFound
 from csm.infra.history import version_at
@@ -22,7 +23,7 @@ A = TypeVar("A")
 MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait until the read "
                                           "model has applied every event up to this position")]
 Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]
-Snapshot = Annotated[str | None, Query(description="answer from an as-of snapshot "
+Snapshot = Annotated[str | None, Query(pattern=ID_PATTERN, description="answer from an as-of snapshot "
                                                    "(POST /v1/audit/snapshots)")]
 
 

@@ -112,7 +112,7 @@ class Inbound:
         self.broker = Outage("kafka_unavailable", "kafka_recovered", client=GROUP)
         self.failure = Outage("inbound_failed", "inbound_recovered", topic=topic)
         self.status = PartStatus("inbound")  # replaced by the process's heartbeat status
-        self.lag = ConsumerLag()
+        self.lag = ConsumerLag(topic)
 
     # -- one message, one batch ---------------------------------------------------
     def handle(self, rec: Any) -> None:

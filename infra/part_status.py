@@ -178,15 +178,18 @@ def count_dead_letters(pool: ConnectionPool, topic: str, n: int) -> None:
 class ConsumerLag:
     """Per partition: the offset committed last, the end offset the consumer saw, the lag."""
 
-    def __init__(self) -> None:
+    def __init__(self, topic: str | None = None) -> None:
+        self.topic = topic  # the one topic reported (a consumer may also read a retry topic)
         self.committed: dict[int, int] = {}
 
     def after_commit(self, consumer: Any, batch: dict[Any, list[Any]]) -> dict[str, Any]:
+        mine = [tp for tp in consumer.assignment() if self.topic in (None, tp.topic)]
+        batch = {tp: records for tp, records in batch.items() if tp in set(mine)}
         for tp, records in batch.items():
             if records:
                 self.committed[tp.partition] = records[-1].offset + 1
         out = {}
-        for tp in sorted(consumer.assignment(), key=lambda t: t.partition):
+        for tp in sorted(mine, key=lambda t: t.partition):
             end, done = consumer.highwater(tp), self.committed.get(tp.partition)
             if end is not None:
                 done = end if done is None and not batch.get(tp) else done

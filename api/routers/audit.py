@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from csm.api.answers import ChainVerified, StreamEvents
 from csm.api.deps import Caller, RuntimeDep, allow
-from csm.api.openapi import RECORD, SERVICE
+from csm.api.openapi import RECORD, SERVICE, problems
 from csm.api.path_ids import StreamId
 from csm.api.routers import snapshots
 from csm.api.timeline import MASK, public_event
@@ -67,7 +67,8 @@ def _public_state(aggregate: Any, caller: Caller) -> dict[str, Any]:
     return jsonable_encoder(state)
 
 
-@router.get("/streams/{stream_id}/state", response_model=StreamState, responses=RECORD)
+@router.get("/streams/{stream_id}/state", response_model=StreamState,
+            responses=problems(401, 403, 404, 422, 503))
 def stream_state(stream_id: StreamId, rt: RuntimeDep, caller: Auditor,
                  as_of: Annotated[Timestamp | None, Query(
                      description="the state from the events recorded up to this moment")] = None,

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from csm.infra.checkpointer import Checkpointer
 from csm.api.app import create_app
 from csm.api.openapi import BEARER
 from csm.infra.runtime import start_runtime
@@ -135,10 +136,16 @@ def records(live):
     created(manager.post(f"/v1/improvement-actions/{action}/complete"))
     last = created(manager.post(f"/v1/improvement-actions/{action}/verify",
                                 json={"effective": True}))
+    rt = live.server.config.app.state.runtime
+    Checkpointer(rt.pool, rt.audit, 1, 1).make_once(force=True)
+    snapshot = http("admin").post("/v1/audit/snapshots", json={
+        "as_of": datetime.now(UTC).isoformat()})
+    assert snapshot.status_code == 202, snapshot.text
     for client in clients.values():
         client.close()
     return {"department_id": dep, "customer_id": cus, "complaint_id": cmp, "survey_id": srv,
-            "stream_id": cmp, "min_position": last["position"]}
+            "stream_id": cmp, "snapshot_id": snapshot.json()["snapshot_id"],
+            "min_position": last["position"]}
 
 
 def call_and_validate(case, live) -> None:
