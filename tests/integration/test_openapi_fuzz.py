@@ -55,22 +55,24 @@ def accepted_unless_a_rule_refused_it(ctx, response, case):
     """positive_data_acceptance, but a rule no JSON schema can carry may refuse valid data.
 
     Such a refusal is a 422 naming a domain rule (an occurred_at in the future, a value
-    outside its question's scale), a validator's own rule (`Value error, …`), or `from`
-    after `to`, which the contract refuses with 422 and which no schema can state, as
-    JSON Schema cannot relate two parameters; a 422 for anything the schema itself
-    describes still fails.
+    outside its question's scale), a validator's own rule (`Value error, …`), or two
+    parameters that may not go together — `from` after `to`, a stream state asked with both
+    `as_of` and `version` — which the contract refuses with 422 and which no schema can
+    state, as JSON Schema cannot relate two parameters; a 422 for anything the schema
+    itself describes still fails.
     """
     if response.status_code == 422:
         problem = response.json()
         if problem.get("type") in RULE_PROBLEMS or problem.get("errors") and all(
-                e["msg"].startswith("Value error") or is_from_after_to(e)
+                e["msg"].startswith("Value error") or is_two_that_clash(e)
                 for e in problem["errors"]):
             return None
     return positive_data_acceptance(ctx, response, case)
 
 
-def is_from_after_to(error: dict) -> bool:
-    return error["loc"] == ["query", "from"] and "lies after `to`" in error["msg"]
+def is_two_that_clash(error: dict) -> bool:
+    return (error["loc"] == ["query", "from"] and "lies after `to`" in error["msg"]
+            or error["loc"] == ["query", "version"] and "not both" in error["msg"])
 
 
 def fuzzing_as(role: str) -> schemathesis.BaseSchema:
