@@ -194,13 +194,17 @@ def kafka(partitions: int) -> None:
     sys.exit(run(partitions=partitions))
 
 
+def _parsed(value: str, what: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an {what}") from None
+
+
 def _timestamp(value: str | None) -> datetime | None:
     if value is None:
         return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from None
+    at = _parsed(value, "ISO 8601 time")
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
@@ -232,11 +236,7 @@ def replay(since: datetime | None, match: str | None) -> None:
 def _as_of(_ctx, _param, value: str | None):
     if value is None:
         return None
-    from datetime import UTC, datetime
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an RFC 3339 timestamp") from None
+    moment = _parsed(value, "RFC 3339 timestamp")
     if moment.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no offset (e.g. +08:00 or Z)")
     if moment > datetime.now(UTC):
