@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 
 from csm.infra.database import EmbeddedPostgres
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import LiveServer, new_database, settings_for
 
 

@@ -31,7 +31,7 @@ import psycopg
 
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.store import head_position
 from tests.conftest import new_database, settings_for
 from tests.kafka_fixtures import Api, Part, Topics, make_world, part_env

@@ -28,7 +28,7 @@ import psycopg
 from csm.consumers.inbound import Inbound
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.store import head_position
 from tests.conftest import LiveServer, new_database, settings_for
 from tests.kafka_fixtures import MAX_MESSAGE_BYTES, Topics, inbound_messages, make_world, produce

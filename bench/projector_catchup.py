@@ -35,7 +35,7 @@ import psycopg
 
 from bench.synthetic import generate
 from csm.infra.database import EmbeddedPostgres
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.rebuild import ensure_read_models, rebuild
 from csm.projections.registry import ALL
 from csm.projections.runner import Runner

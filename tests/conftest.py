@@ -18,7 +18,7 @@ import uvicorn
 from csm.api.app import create_app
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.logging import configure_logging
-from csm.infra.runtime import Runtime, start_runtime
+from csm.consumers.composition import Process as Runtime, start_runtime
 from csm.infra.settings import Settings
 
 ROLES = ("admin", "agent", "channel", "manager", "auditor")

@@ -127,7 +127,7 @@ def kafka_settings(url: str, data_dir: Path, broker: KafkaBroker, topics: Topics
 def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: str,
                   **extra: Any):
     """A database, fresh topics, every Kafka part and the API, for one test."""
-    from csm.infra.runtime import start_runtime
+    from csm.consumers.composition import start_runtime
     from tests.conftest import LiveServer, new_database
     topics = Topics.fresh(label)
     topics.create(broker.bootstrap_servers)

@@ -257,7 +257,7 @@ def test_the_allow_of_a_405_lists_every_method_the_path_has(http, method, path, 
 @pytest.fixture(scope="module")
 def impatient(pg_server, tmp_path_factory):
     """The API with a body timeout of one second."""
-    from csm.infra.runtime import start_runtime
+    from csm.consumers.composition import start_runtime
     rt = start_runtime(settings_for(new_database(pg_server), tmp_path_factory.mktemp("slow"),
                                     csm_body_timeout_seconds=1))
     server = LiveServer(rt)

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import LiveServer, new_database
 from tests.read_model_checks import compare_with_rebuild
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)

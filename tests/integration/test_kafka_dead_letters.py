@@ -12,7 +12,7 @@ from collections.abc import Callable
 import orjson
 import psycopg
 
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import LiveServer, new_database
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     CSM,

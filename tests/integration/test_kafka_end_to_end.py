@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import new_database
 from tests.read_model_checks import compare_with_rebuild
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)

@@ -18,7 +18,7 @@ import orjson
 import psycopg
 from kafka import KafkaProducer
 
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import LiveServer, new_database
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     InMsg,

@@ -13,7 +13,7 @@ import random
 import time
 from collections import Counter
 
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import new_database
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     Api,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from tests.conftest import new_database
 from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
     Part,

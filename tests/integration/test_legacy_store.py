@@ -20,7 +20,7 @@ import pytest
 
 from csm.domain.event_types import LEGACY_TOPICS, TOPIC_OF, event_class
 from csm.infra.chain import verify_chain
-from csm.infra.runtime import Runtime, start_runtime
+from csm.consumers.composition import Process as Runtime, start_runtime
 from csm.infra.settings import Settings
 from csm.projections.events import type_of_topic
 from csm.projections.store import head_position

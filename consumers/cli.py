@@ -29,7 +29,7 @@ def _logging():
 
 
 def _runtime():
-    from csm.infra.runtime import start_runtime
+    from csm.consumers.composition import start_runtime
     return start_runtime(_logging())
 
 
@@ -108,11 +108,8 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--demo", is_flag=True, help="Load a realistic demo data set once.")
-def serve(host: str, port: int, demo: bool) -> None:
+def serve(host: str, port: int) -> None:
     """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound)."""
-    if demo:
-        click.echo("csm: --demo is not available yet in this version", err=True)
     _serve_api(host, port, projectors=True)
 
 
