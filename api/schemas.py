@@ -1,4 +1,4 @@
-"""Request bodies of CONTRACT §2: strict types, unknown fields refused, ids and slugs checked.
+"""Request bodies: strict types, unknown fields refused, ids and slugs checked.
 
 Every text and timestamp is one of the field types of `domain.fields`, which the
 inbound consumer shares: HTTP and `csm.inbound` accept the same values.

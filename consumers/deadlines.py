@@ -1,4 +1,4 @@
-"""The deadline watcher: time passing becomes `complaint.sla_breached` events (CONTRACT §5).
+"""The deadline watcher: time passing becomes `complaint.sla_breached` events.
 
 Every scan it asks the complaints read model which complaints have a due time
 behind them with no breach recorded for it, and lets each complaint decide

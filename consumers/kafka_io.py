@@ -1,4 +1,4 @@
-"""What the Kafka parts share: topics, clients, and the `csm.events` message format (CONTRACT §3).
+"""What the Kafka parts share: topics, clients, and the `csm.events` message format.
 
 A message's value is `{event_id, position, stream_id, stream_version, type,
 occurred_at, recorded_at, data}` with header `type`; personal fields inside

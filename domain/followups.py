@@ -1,4 +1,4 @@
-"""The closed loop (DOMAIN §4, CONTRACT §5): follow-ups decided from what just happened.
+"""The closed loop: follow-ups decided from what just happened.
 
 Each automated record carries the id of the event that caused it and takes an
 id derived from that event, so the same cause can never yield it twice.

@@ -78,7 +78,7 @@ def _default_sla() -> dict[str, SlaHours]:
 
 
 class PolicyRules(BaseModel):
-    """One version of the policy; every field has the CONTRACT §5 default."""
+    """One version of the policy; every field has its default."""
     model_config = RULES_CONFIG
     sla_hours: Annotated[dict[Severity, SlaHours], EVERY_SEVERITY] = Field(
         default_factory=_default_sla)

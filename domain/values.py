@@ -44,7 +44,7 @@ def derived_id(*parts: str | int) -> str:
 
 
 def item_score(scale: str, value: int) -> float:
-    """An answer on the 0-100 scale of CONTRACT §4."""
+    """An answer on the 0-100 scale."""
     if scale == "nps10":
         return value * 10.0
     return (value - 1) * 25.0

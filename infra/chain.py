@@ -1,4 +1,4 @@
-"""Verifying the hash chain of the event store (CONTRACT §7 `verify`)."""
+"""Verifying the hash chain of the event store (`csm verify`)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Every setting of CONTRACT §1, read once from the environment; fails fast when invalid."""
+"""Every setting (the README's settings table), read once from the environment; fails fast when invalid."""
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,4 @@
-"""Department points: one ledger line per rule an event meets (CONTRACT §5).
+"""Department points: one ledger line per rule an event meets.
 
 Each line carries the points of the policy version in force when the event
 was recorded (this projection follows policy.published in log order) and goes

@@ -1,4 +1,4 @@
-"""The satisfaction figures of CONTRACT §4, from summed daily facts (exact, never rounded)."""
+"""The satisfaction figures, from summed daily facts (exact, never rounded)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Department scores: ledger points per period plus the satisfaction index bonus (CONTRACT §5)."""
+"""Department scores: ledger points per period plus the satisfaction index bonus."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Every command of CONTRACT §2, end to end through HTTP on real PostgreSQL."""
+"""Every command, end to end through HTTP on real PostgreSQL."""
 from datetime import UTC, datetime, timedelta
 
 from tests.http_builders import complaint, created, customer, department, survey, uid

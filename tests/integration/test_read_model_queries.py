@@ -1,4 +1,4 @@
-"""The queries of CONTRACT §2 over HTTP: read-your-writes, figures, staleness, the BI role."""
+"""The queries over HTTP: read-your-writes, figures, staleness, the BI role."""
 from datetime import UTC, datetime, timedelta
 
 import psycopg

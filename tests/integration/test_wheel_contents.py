@@ -1,6 +1,7 @@
 """The wheel puts one import name into site-packages: `csm` (and its dist-info)."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -14,9 +15,13 @@ def _site_packages(env: Path) -> Path:
 
 
 def test_the_wheel_installs_only_csm_and_its_dist_info_into_site_packages(tmp_path):
+    # Built from a copy: setuptools leaves a build/ folder beside the sources it builds.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".csm", "tests", "bench"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                    "--wheel-dir", str(wheels), str(ROOT)],
+                    "--wheel-dir", str(wheels), str(source)],
                    check=True, capture_output=True, timeout=300)
     (wheel,) = wheels.glob("csm-*.whl")
     env = tmp_path / "env"

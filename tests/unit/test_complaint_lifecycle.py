@@ -1,4 +1,4 @@
-"""Complaint lifecycle: each command's events, and every transition CONTRACT §2 refuses."""
+"""Complaint lifecycle: each command's events, and every transition it refuses."""
 from __future__ import annotations
 
 import pytest

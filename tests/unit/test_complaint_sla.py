@@ -1,4 +1,4 @@
-"""SLA of complaints (CONTRACT §5): due times, breaches by command and watcher, escalation."""
+"""SLA of complaints: due times, breaches by command and watcher, escalation."""
 from __future__ import annotations
 
 from datetime import timedelta

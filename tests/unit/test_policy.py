@@ -1,4 +1,4 @@
-"""Policy: the defaults of CONTRACT §5, rule validation, and publishing versions."""
+"""Policy: the defaults, rule validation, and publishing versions."""
 from __future__ import annotations
 
 import pytest

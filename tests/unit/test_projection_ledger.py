@@ -1,4 +1,4 @@
-"""Ledger projection: Given events → Then one points line per CONTRACT §5 rule, to the owner then."""
+"""Ledger projection: Given events → Then one points line per rule, to the owner then."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta

@@ -409,7 +409,7 @@ def expected_complaints(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]:
     return {"complaints": rows}, {}
 
 
-CONTRACT_POINTS = {  # CONTRACT §5 defaults
+CONTRACT_POINTS = {  # the policy's defaults
     "praise": 2, "complaint_received": {"low": -1, "medium": -2, "high": -4, "critical": -8},
     "sla_breach": -2, "escalation": -3, "resolved_on_time": 1, "reopened": -2,
     "closed_satisfied": 1, "closed_dissatisfied": -1, "revisit_satisfied": 1,
