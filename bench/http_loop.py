@@ -19,7 +19,7 @@ import psycopg
 
 from csm.infra.database import EmbeddedPostgres
 from csm.consumers.composition import start_runtime
-from tests.conftest import LiveServer, new_database, settings_for
+from bench.stack import LiveServer, new_database, settings_for
 
 
 def raw_inserts(url: str, n: int) -> float:

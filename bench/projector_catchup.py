@@ -40,7 +40,7 @@ from csm.projections.rebuild import ensure_read_models, rebuild
 from csm.projections.registry import ALL
 from csm.projections.runner import Runner
 from csm.projections.store import head_position, read_events
-from tests.conftest import new_database, settings_for
+from bench.stack import new_database, settings_for
 
 RAW_SELECT = ("SELECT notification_id, originator_id, originator_version, topic, state "
               "FROM csm_events ORDER BY notification_id")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -77,9 +76,3 @@ class PostgresCsm(CsmApplication):
         recorded = super().erase_customer(customer_id, reason, now, hooks=[destroy, *hooks])
         self.keys.forget(customer_id)
         return recorded
-
-
-def is_unique_violation(error: BaseException, constraint: str) -> bool:
-    cause = error.__cause__ or error
-    return isinstance(cause, psycopg.errors.UniqueViolation) and (
-        cause.diag.constraint_name == constraint)

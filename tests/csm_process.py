@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import CIPHER_KEY
+from bench.stack import CIPHER_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 CSM = [sys.executable, "-c", "from csm.consumers.cli import main; main()"]

@@ -24,7 +24,7 @@ from csm.projections.rebuild import rebuild
 from csm.projections.registry import ALL
 from csm.projections.store import head_position
 from tests.read_model_checks import differences
-from tests.conftest import API_KEYS, CIPHER_KEY, new_database, settings_for
+from bench.stack import API_KEYS, CIPHER_KEY, new_database, settings_for
 
 EVENTS = 100_000
 MIN_KILLS = 5

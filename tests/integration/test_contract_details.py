@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from csm.api.deps import is_public
-from tests.conftest import API_KEYS, LiveServer, new_database, settings_for
+from bench.stack import API_KEYS, LiveServer, new_database, settings_for
 from tests.csm_process import csm_env, start_csm
 from tests.http_builders import created, department, survey, uid
 

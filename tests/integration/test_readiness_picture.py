@@ -17,7 +17,7 @@ from csm.infra.readiness_metrics import render
 from csm.consumers.composition import start_runtime
 from csm.projections.complaints import Complaints
 from csm.projections.rebuild import ensure_read_models
-from tests.conftest import new_database, settings_for
+from bench.stack import new_database, settings_for
 from tests.unstorable_events import wait_for
 
 LIMIT = 1.0

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "projections", "api", "consumers", "infra")
 
@@ -36,17 +38,14 @@ def test_the_layers_and_the_pure_domain_hold_for_the_code_as_it_is(tmp_path):
     assert "2 kept, 0 broken" in done.stdout
 
 
-def test_infra_importing_the_api_breaks_the_contract(tmp_path):
+@pytest.mark.parametrize(("module", "source", "reported"), [
+    ("infra/reaches_up.py", "from csm.api.app import create_app\n",
+     "csm.infra.reaches_up -> csm.api.app"),
+    ("domain/talks.py", "import structlog\n", "csm.domain.talks -> structlog"),
+], ids=["infra importing the api", "the domain logging"])
+def test_a_module_reaching_past_its_layer_breaks_the_contract(tmp_path, module, source, reported):
     where = _installed_layout(tmp_path)
-    (where / "csm" / "infra" / "reaches_up.py").write_text("from csm.api.app import create_app\n")
+    (where / "csm" / module).write_text(source)
     done = _lint_imports(where)
     assert done.returncode == 1
-    assert "csm.infra.reaches_up -> csm.api.app" in done.stdout
-
-
-def test_the_domain_logging_breaks_the_contract(tmp_path):
-    where = _installed_layout(tmp_path)
-    (where / "csm" / "domain" / "talks.py").write_text("import structlog\n")
-    done = _lint_imports(where)
-    assert done.returncode == 1
-    assert "csm.domain.talks -> structlog" in done.stdout
+    assert reported in done.stdout
