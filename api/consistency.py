@@ -14,7 +14,7 @@ from csm.domain.values import ID_PATTERN
 from csm.api.errors import StaleRead
 from csm.domain.errors import InvalidTransition, NotFound
 from csm.infra.history import version_at
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 from csm.infra.runtime import Runtime
 from csm.projections import snapshots
 from csm.projections.base import State

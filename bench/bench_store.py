@@ -11,9 +11,9 @@ from pathlib import Path
 
 from bench.synthetic import generate
 from csm.infra.database import EmbeddedPostgres
-from csm.infra.runtime import Runtime, start_runtime
+from csm.consumers.composition import Process as Runtime, start_runtime
 from csm.projections.store import head_position
-from tests.conftest import new_database, settings_for
+from bench.stack import new_database, settings_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 
 from csm.infra.database import EmbeddedPostgres
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database, settings_for
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, new_database, settings_for
 
 
 def raw_inserts(url: str, n: int) -> float:

@@ -31,10 +31,12 @@ import psycopg
 
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.store import head_position
-from tests.conftest import new_database, settings_for
-from tests.kafka_fixtures import Api, Part, Topics, make_world, part_env
+from bench.stack import new_database, settings_for
+from bench.processes import Api, Part, part_env
+from bench.topics import Topics
+from bench.world import make_world
 
 TARGET_P99 = 1.0
 

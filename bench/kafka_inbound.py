@@ -28,10 +28,12 @@ import psycopg
 from csm.consumers.inbound import Inbound
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.store import head_position
-from tests.conftest import LiveServer, new_database, settings_for
-from tests.kafka_fixtures import MAX_MESSAGE_BYTES, Topics, inbound_messages, make_world, produce
+from bench.stack import LiveServer, new_database, settings_for
+from bench.inbound_messages import inbound_messages, produce
+from bench.topics import MAX_MESSAGE_BYTES, Topics
+from bench.world import make_world
 
 TARGET = 0.5
 

@@ -32,9 +32,9 @@ from csm.consumers.kafka_io import ensure_topics, producer
 from csm.consumers.relay import Relay
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.store import head_position
-from tests.conftest import new_database, settings_for
+from bench.stack import new_database, settings_for
 
 RAW_SELECT = ("SELECT notification_id, originator_id, originator_version, topic, state, "
               "recorded_at FROM csm_events ORDER BY notification_id")

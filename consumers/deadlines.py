@@ -23,7 +23,7 @@ from csm.domain.application import NothingToRecord
 from csm.domain.commands import RecordMissedDeadlines
 from csm.domain.csm import CsmApplication
 from csm.domain.thresholds import ACKNOWLEDGE_OVERDUE_SQL, RESOLVE_OVERDUE_SQL
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 
 log = structlog.get_logger()
 CANDIDATES = f"""

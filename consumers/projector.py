@@ -41,7 +41,7 @@ from csm.consumers.kafka_io import (
 )
 from csm.consumers.outage import Outage
 from csm.infra.part_status import PartStatus
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 from csm.projections import failure as fail
 from csm.projections.base import Projection, Writer
 from csm.projections.batch import apply_batch

@@ -40,7 +40,7 @@ from csm.consumers.kafka_io import (
 )
 from csm.consumers.outage import Outage
 from csm.infra.part_status import PartStatus
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENTS
 from csm.projections.events import decode_stored
 
 log = structlog.get_logger()

@@ -17,7 +17,6 @@ from eventsourcing.domain import (
     MetaDomainEvent,
 )
 
-from csm.domain.errors import InvalidInput
 
 class CsmEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
     TYPE: ClassVar[str] = ""
@@ -57,8 +56,3 @@ class CsmAggregate(BaseAggregate[str]):
 def event_id(stream_id: str, version: int) -> str:
     """The id of an event: unique and stable, since a stream version is recorded once."""
     return f"{stream_id}@{version}"
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise InvalidInput(message)

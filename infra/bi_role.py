@@ -6,7 +6,7 @@ import re
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 from csm.projections.status import STATUS_DDL
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

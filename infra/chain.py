@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from csm.infra import checkpoints
 from csm.infra.checkpoints import Checkpoint
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENTS
 from csm.infra.secrets import AuditKeys
 
 Progress = Callable[[int], None] | None

@@ -9,9 +9,9 @@ is never signed: the checkpointer says so once, loudly, and stops.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import orjson
 import structlog
 from prometheus_client import Gauge
 from psycopg_pool import ConnectionPool
@@ -19,7 +19,9 @@ from psycopg_pool import ConnectionPool
 from csm.infra import checkpoints
 from csm.infra.chain import ChainReport, consistent_view, verify_since
 from csm.infra.checkpoints import Checkpoint
+from csm.infra.part_status import PartStatus
 from csm.infra.secrets import AuditKeys
+from csm.projections.pg_names import CHECKPOINT_LOCK
 
 log = structlog.get_logger()
 CHECKPOINT_POSITION = Gauge("csm_audit_checkpoint_position",
@@ -58,42 +60,11 @@ class ChainBroken(Exception):
         self.report = report
 
 
-class AuditTopic:
-    """Publishes stored checkpoints not yet on the topic, in position order."""
-
-    def __init__(self, bootstrap: str, topic: str):
-        self.bootstrap, self.topic, self.producer = bootstrap, topic, None
-
-    def publish(self, pool: ConnectionPool) -> int:
-        from csm.consumers.kafka_io import ensure_topics, producer
-        with pool.connection() as conn:
-            pending = conn.execute(f"SELECT {checkpoints.COLUMNS} FROM csm_checkpoints WHERE "
-                                   f"published_at IS NULL ORDER BY position LIMIT 1000"
-                                   ).fetchall()
-        if not pending:
-            return 0
-        if self.producer is None:
-            ensure_topics(self.bootstrap, [self.topic], 1)
-            self.producer = producer(self.bootstrap)
-        futures = [self.producer.send(self.topic, key=b"checkpoint",
-                                      value=orjson.dumps(checkpoints.of_row(r).as_dict()))
-                   for r in pending]
-        for f in futures:
-            f.get(timeout=30)
-        with pool.connection() as conn:
-            conn.execute("UPDATE csm_checkpoints SET published_at = now() WHERE position = ANY(%s)",
-                         ([r["position"] for r in pending],))
-        return len(pending)
-
-    def close(self) -> None:
-        if self.producer is not None:
-            self.producer.close(timeout=5)
-
-
 class Checkpointer:
     def __init__(self, pool: ConnectionPool, audit: AuditKeys, every_events: int,
-                 every_seconds: float, topic: AuditTopic | None = None):
-        self.pool, self.audit, self.topic = pool, audit, topic
+                 every_seconds: float, publish: Callable[[ConnectionPool], int] | None = None,
+                 status: PartStatus | None = None):
+        self.pool, self.audit, self.publish, self.status = pool, audit, publish, status
         self.every_events, self.every_seconds = every_events, every_seconds
         self.failure: ChainReport | None = None
         self.thread: threading.Thread | None = None
@@ -105,7 +76,7 @@ class Checkpointer:
         """A new checkpoint if one is due (or `force`) and events arrived since the last."""
         with consistent_view(self.pool, read_only=False) as conn:
             # Several csm processes may run a checkpointer: one signs at a time.
-            if not conn.execute("SELECT pg_try_advisory_xact_lock(7311004) AS ok"
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (CHECKPOINT_LOCK,)
                                 ).fetchone()["ok"]:
                 return None
             last = checkpoints.latest(conn)
@@ -131,37 +102,21 @@ class Checkpointer:
         CHAIN_INTACT.set(1)
         while not stop.is_set():
             try:
-                self.make_once()
-                if self.topic is not None:
-                    self.topic.publish(self.pool)
+                made = self.make_once()
+                if made is not None and self.status is not None:
+                    self.status.update(position=made.position)
+                if self.publish is not None:
+                    self.publish(self.pool)
             except ChainBroken as broken:
                 self.failure = broken.report
                 CHAIN_INTACT.set(0)
                 log.error("checkpointer_stopped", first_bad_position=broken.report.
                           first_bad_position, reason=broken.report.reason)
+                if self.status is not None:
+                    self.status.failed("chain", f"stopped: the chain breaks at position "
+                                       f"{broken.report.first_bad_position}: "
+                                       f"{broken.report.reason}")
                 return
             except Exception as exc:  # the store or the broker is away: said each time, retried
                 log.warning("checkpoint_not_made", error=type(exc).__name__)
             stop.wait(POLL_SECONDS)
-
-
-def start_checkpointer(runtime) -> Checkpointer:
-    """The checkpointer in a background thread of this process, stopped with the runtime."""
-    s = runtime.settings
-    topic = AuditTopic(s.kafka_bootstrap_servers, s.csm_topic_audit) \
-        if s.kafka_bootstrap_servers else None
-    checkpointer = Checkpointer(runtime.pool, runtime.audit, s.csm_checkpoint_events,
-                                s.csm_checkpoint_seconds, topic)
-    stop = threading.Event()
-    thread = threading.Thread(target=checkpointer.run, args=(stop,), name="csm-checkpoints",
-                              daemon=True)
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=10)
-        if topic is not None:
-            topic.close()
-    runtime.stoppers.append(halt)
-    checkpointer.thread = thread
-    return checkpointer

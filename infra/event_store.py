@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -13,8 +12,8 @@ from csm.domain.csm import CsmApplication
 from csm.domain.customer import Customer
 from csm.infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
 from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
-from csm.infra.pg_names import EVENT_TABLE_LOCK
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENT_TABLE_LOCK
+from csm.projections.pg_names import EVENTS
 
 TxHook = Callable[[Any, Sequence[int]], None]
 
@@ -91,8 +90,3 @@ class PostgresCsm(CsmApplication):
             if isinstance(e, Customer.Erased):
                 self.keys.forget(e.originator_id)
 
-
-def is_unique_violation(error: BaseException, constraint: str) -> bool:
-    cause = error.__cause__ or error
-    return isinstance(cause, psycopg.errors.UniqueViolation) and (
-        cause.diag.constraint_name == constraint)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from psycopg_pool import ConnectionPool
 
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENTS
 
 
 def version_at(pool: ConnectionPool, stream_id: str, as_of: datetime | None = None,

@@ -5,7 +5,7 @@ import threading
 
 import psycopg
 
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENTS
 
 
 def listen_for_events(url: str, stop: threading.Event, wake: threading.Event) -> None:

@@ -22,7 +22,7 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from csm.infra.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
+from csm.projections.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
 from csm.projections.status import STATUS_DDL
 
 log = structlog.get_logger()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 from csm.infra.settings import Settings
 
 BEHIND = ("extract(epoch FROM now() - (SELECT e.recorded_at FROM csm_events e WHERE "

@@ -1,4 +1,7 @@
-"""The composition root: settings → database → keys → application, wired once."""
+"""What every csm process holds: settings → database → keys → application, opened once.
+
+The parts that run on it (API, projectors, Kafka parts, deadline watcher) are started by
+the composition root, consumers/composition.py: infra/ knows none of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ class Runtime:
     stoppers: list = field(default_factory=list)
     projectors: object | None = None
     heartbeat: Heartbeat | None = None
+    audit: AuditKeys | None = None
 
     def part(self, name: str) -> PartStatus:
         """The status of a long-running part of this process, written as a heartbeat."""
@@ -45,52 +49,6 @@ class Runtime:
             stopped = self.projectors is not None and not self.projectors.running()
             return ["threads of the parts of this process stopped"] if stopped else []
         return picture(self.pool, self.settings, local)
-    audit: AuditKeys | None = None
-
-    def start_projectors(self, names: list[str] | None = None):
-        """Runs the chosen projections (all by default) in background threads of this process."""
-        from csm.projections.registry import select
-        from csm.projections.service import ProjectorService
-        service = ProjectorService(self.pool, self.url, select(names), self.settings.zone,
-                                   status=self.part("project"))
-        service.start()
-        self.stoppers.append(service.stop)
-        self.projectors = service
-        return service
-
-    def start_kafka_parts(self, parts: set[str], projections: list[str] | None = None):
-        """Relay, Kafka-fed projectors and/or the inbound consumer, in background threads."""
-        from csm.consumers.service import KafkaParts
-        service = KafkaParts(self, parts, projections)
-        service.start()
-        self.stoppers.append(service.stop)
-        if "project" in parts:
-            self.projectors = service
-        return service
-
-    def start_read_side(self, projections: list[str] | None = None):
-        """Projectors fed from Kafka when it is configured, else from the event store."""
-        if self.settings.kafka_bootstrap_servers:
-            return self.start_kafka_parts({"project"}, projections)
-        return self.start_projectors(projections)
-
-    def start_deadlines(self):
-        """The deadline watcher in a background thread."""
-        import threading
-
-        from csm.consumers.deadlines import DeadlineWatcher
-        from csm.projections.complaints import Complaints
-        from csm.projections.rebuild import ensure_read_models
-        s = self.settings
-        ensure_read_models(self.pool, [Complaints()], s.zone)  # where it finds candidates
-        watcher = DeadlineWatcher(self.pool, self.app, s.csm_sla_grace_seconds,
-                                  s.csm_deadline_scan_seconds, status=self.part("deadlines"))
-        stop = threading.Event()
-        thread = threading.Thread(target=watcher.run, args=(stop,), name="csm-deadlines",
-                                  daemon=True)
-        thread.start()
-        self.stoppers.append(lambda: (stop.set(), thread.join(timeout=10)))
-        return watcher
 
     def close(self) -> None:
         for stop in reversed(self.stoppers):
@@ -102,21 +60,23 @@ class Runtime:
         if self.embedded is not None:
             self.embedded.stop()
 
-
-def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) -> Runtime:
-    audit = audit_keys(settings)  # before anything starts: a missing key stops here
-    embedded = None
-    url = settings.database_url
-    if not url:
-        embedded = EmbeddedPostgres(settings.csm_data_dir, keep_running=keep_embedded_running)
-        url = embedded.url
-    pool = open_pool(url)
-    pool.wait(timeout=30)
-    keys = PersonalKeys(pool, cipher_key(settings))
-    app = PostgresCsm(eventsourcing_env(url), keys, audit.chain_key)
-    with pool.connection() as conn:
-        ensure_schema(conn)
-    ensure_health_tables(pool)
-    cover_unsealed_events(pool, audit)
-    log.info("runtime_started", embedded=embedded is not None)
-    return Runtime(settings, url, pool, app, api_keys(settings), embedded, audit=audit)
+    @classmethod
+    def open(cls, settings: Settings, *, keep_embedded_running: bool = False):
+        """Opens the database (an embedded one when DATABASE_URL is not set), the keys and
+        the application, and makes sure the schema is there."""
+        audit = audit_keys(settings)  # before anything starts: a missing key stops here
+        embedded = None
+        url = settings.database_url
+        if not url:
+            embedded = EmbeddedPostgres(settings.csm_data_dir, keep_running=keep_embedded_running)
+            url = embedded.url
+        pool = open_pool(url)
+        pool.wait(timeout=30)
+        keys = PersonalKeys(pool, cipher_key(settings))
+        app = PostgresCsm(eventsourcing_env(url), keys, audit.chain_key)
+        with pool.connection() as conn:
+            ensure_schema(conn)
+        ensure_health_tables(pool)
+        cover_unsealed_events(pool, audit)
+        log.info("runtime_started", embedded=embedded is not None)
+        return cls(settings, url, pool, app, api_keys(settings), embedded, audit=audit)

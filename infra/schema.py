@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from psycopg import Connection
 
-from csm.infra.pg_names import EVENT_SCHEMA_LOCK
+from csm.projections.pg_names import EVENT_SCHEMA_LOCK, EVENTS
 
-EVENTS = "csm_events"
 
 # Every stored event gets the time it was recorded and a SHA-256 over its own
 # content and the hash of the event before it (in position order). Writers

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 GROUPS = {"department": "department_id", "channel": "channel", "dimension": "dimension",

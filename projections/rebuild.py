@@ -18,7 +18,7 @@ from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from csm.infra.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
+from csm.projections.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
 from csm.projections.base import Projection
 from csm.projections.runner import BATCH, Runner
 from csm.projections.status import STATUS_DDL, clear_failure

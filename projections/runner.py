@@ -30,7 +30,7 @@ import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from csm.infra.pg_names import READ_SCHEMA
+from csm.projections.pg_names import READ_SCHEMA
 from csm.projections.base import Projection, Writer
 from csm.projections.batch import apply_batch
 from csm.projections.batch_rows import fetch, flush

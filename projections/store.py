@@ -4,7 +4,7 @@ from __future__ import annotations
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENTS
 from csm.projections.events import Ev, decode_stored, type_of_topic
 
 SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state "

@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import KEYS_ENV
+from bench.stack import KEYS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-CSM = [sys.executable, "-c", "from infra.cli import main; main()"]
+CSM = [sys.executable, "-c", "from csm.consumers.cli import main; main()"]
 
 
 def csm_env(data_dir: Path, url: str | None = None, **extra: str) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""What the Kafka tests share: ONE real broker per test run, and the checks they make.
+"""What the Kafka tests share: ONE real broker per test run, the in-process stack, the HTTP
+load, and the checks they make. Topics, `csm` processes, the world made over HTTP and the
+inbound messages live in bench/ (topics.py, processes.py, world.py, inbound_messages.py),
+which the benchmarks use too.
 
 Use it from a test module with
 
@@ -22,15 +25,12 @@ The checks are the issue's "done when":
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import signal
-import subprocess
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,21 +40,18 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer, TopicPartition
 
-from csm.consumers.inbound_commands import INBOUND_NS
+from bench.inbound_messages import Expected
+from bench.stack import LiveServer, new_database, settings_for
+from bench.topics import MAX_MESSAGE_BYTES, PARTITIONS, Topics
+from bench.world import World, ago, survey_answer
+from csm.consumers.composition import start_runtime
 from csm.consumers.kafka_io import BROADCAST_TYPES, WATERMARK, header
 from csm.infra.kafka_broker import KafkaBroker
 from csm.infra.settings import Settings
 from csm.projections.events import type_of_topic
 from csm.projections.registry import ALL
-from tests.conftest import settings_for
-
-PARTITIONS = 3
-# 2 MiB poison messages must reach the broker (and the DLQ): 8 MiB per record.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-CSM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "csm")
 
 
 _BROKER: list[KafkaBroker] = []
@@ -78,37 +75,6 @@ def kafka_broker() -> Any:
 # -- topics and settings ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Topics:
-    events: str
-    inbound: str
-    dlq: str
-    retry: str
-
-    @classmethod
-    def fresh(cls, label: str = "t") -> Topics:
-        tag = f"{label}-{uuid.uuid4().hex[:8]}"
-        return cls(f"{tag}.events", f"{tag}.inbound", f"{tag}.inbound.dlq",
-                   f"{tag}.inbound.retry")
-
-    def create(self, bootstrap: str, partitions: int = PARTITIONS,
-               max_message_bytes: int = MAX_MESSAGE_BYTES,
-               dlq_max_message_bytes: int | None = None) -> None:
-        """Creates the four topics up front (the consumers would otherwise create them with
-        the broker's defaults), with room for records of `max_message_bytes` (the DLQ:
-        `dlq_max_message_bytes`, if given)."""
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="csm-test-admin")
-        limits = {self.events: max_message_bytes, self.inbound: max_message_bytes,
-                  self.retry: max_message_bytes,
-                  self.dlq: dlq_max_message_bytes or max_message_bytes}
-        try:
-            admin.create_topics([NewTopic(t, partitions, 1,
-                                          topic_configs={"max.message.bytes": str(n)})
-                                 for t, n in limits.items()])
-        finally:
-            admin.close()
-
-
 # A target not known yet is retried for seconds here, not minutes: the tests that expect an
 # unknown target in the DLQ do not wait 10 minutes for it.
 RETRY = dict(csm_inbound_retry_seconds=2.0, csm_inbound_retry_backoff_seconds=0.2,
@@ -127,8 +93,6 @@ def kafka_settings(url: str, data_dir: Path, broker: KafkaBroker, topics: Topics
 def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: str,
                   **extra: Any):
     """A database, fresh topics, every Kafka part and the API, for one test."""
-    from csm.infra.runtime import start_runtime
-    from tests.conftest import LiveServer, new_database
     topics = Topics.fresh(label)
     topics.create(broker.bootstrap_servers)
     rt = start_runtime(kafka_settings(new_database(pg_server), tmp_path, broker, topics, **extra))
@@ -139,148 +103,6 @@ def running_stack(pg_server: Any, broker: KafkaBroker, tmp_path: Path, label: st
     finally:
         live.stop()
         rt.close()
-
-
-def part_env(s: Settings) -> dict[str, str]:
-    """The environment a `csm relay|project|inbound` process needs for these settings."""
-    return {**os.environ, "DATABASE_URL": s.database_url or "",
-            "CSM_CIPHER_KEY": s.csm_cipher_key or "", "CSM_CHAIN_KEY": s.csm_chain_key or "",
-            "CSM_SIGNING_KEY": s.csm_signing_key or "",
-            "CSM_API_KEYS": s.csm_api_keys or "", "CSM_DATA_DIR": str(s.csm_data_dir),
-            "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers or "",
-            "CSM_KAFKA_PARTITIONS": str(s.csm_kafka_partitions), "CSM_TIMEZONE": s.csm_timezone,
-            "CSM_TOPIC_EVENTS": s.csm_topic_events, "CSM_TOPIC_INBOUND": s.csm_topic_inbound,
-            "CSM_TOPIC_DLQ": s.csm_topic_dlq, "CSM_TOPIC_INBOUND_RETRY": s.csm_topic_inbound_retry,
-            "CSM_INBOUND_RETRY_SECONDS": str(s.csm_inbound_retry_seconds),
-            "CSM_INBOUND_RETRY_BACKOFF_SECONDS": str(s.csm_inbound_retry_backoff_seconds),
-            "CSM_INBOUND_RETRY_BACKOFF_MAX_SECONDS": str(s.csm_inbound_retry_backoff_max_seconds),
-            "CSM_LOG_LEVEL": "WARNING"}  # parts: INFO
-
-
-# Parts are started one after another: processes that build the application at the same
-# moment can die on the event store's concurrent DDL ("tuple concurrently updated"; see
-# test_kafka_parts_start_together.py). Tests of other properties must not trip on it.
-START_LOCK = threading.Lock()
-STARTED = "kafka_parts_started"
-
-
-class Part:
-    """`csm relay|project|inbound` as a process of its own (the console script). With
-    `wait` (the default), returns once the process reports its parts started."""
-
-    def __init__(self, part: str, env: dict[str, str], log_dir: Path, run: int = 0,
-                 wait: bool = True, timeout: float = 90, started: str = STARTED):
-        self.part, self.started = part, started
-        self.killed = False
-        self.log_path = log_dir / f"{part}-{run}.log"
-        self._log = open(self.log_path, "wb")
-        with START_LOCK if wait else _nothing():
-            self.proc = subprocess.Popen([CSM, part], env={**env, "CSM_LOG_LEVEL": "INFO"},
-                                         stdout=self._log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-            if wait:
-                self.wait_started(timeout)
-
-    def wait_started(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.started not in self.log_path.read_text(errors="replace"):
-            assert self.alive(), f"csm {self.part} exited at start:\n{self.log_tail()}"
-            assert time.monotonic() < deadline, f"csm {self.part} did not start:\n{self.log_tail()}"
-            time.sleep(0.05)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill9(self) -> None:
-        self.killed = True
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self._log.close()
-
-    def terminate(self, timeout: float = 40) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
-
-    def log_tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def log_lines(self) -> tuple[list[dict[str, Any]], list[str]]:
-        """Its log's records, and every line that is not one JSON object with `timestamp`,
-        `level`, `event` and this process's `part` (a last line cut short by kill -9 aside)."""
-        data = self.log_path.read_bytes()
-        lines = data.split(b"\n")
-        if self.killed and not data.endswith(b"\n"):
-            lines = lines[:-1]
-        records, problems = [], []
-        for n, line in enumerate(lines, 1):
-            if not line:
-                continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                problems.append(f"{self.log_path.name}:{n} is not JSON: {line[:300]!r}")
-                continue
-            if not isinstance(rec, dict) or rec.get("part") != self.part or not all(
-                    k in rec for k in ("timestamp", "level", "event")):
-                problems.append(f"{self.log_path.name}:{n} lacks timestamp/level/event/part "
-                                f"{self.part!r}: {line[:300]!r}")
-                continue
-            records.append(rec)
-        return records, problems
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-class Api(Part):
-    """`csm api` (or `csm serve`: `command`) as a process of its own, on a free loopback port."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path, timeout: float = 90,
-                 command: str = "api"):
-        import socket
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.part, self.killed = command, False
-        self.log_path = log_dir / f"{command}.log"
-        self._log = open(self.log_path, "wb")
-        self.url = f"http://127.0.0.1:{self.port}"
-        with START_LOCK:
-            self.proc = subprocess.Popen(
-                [CSM, command, "--host", "127.0.0.1", "--port", str(self.port)], env=env,
-                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-            self._wait_health(timeout)
-
-    def _wait_health(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.alive(), f"csm {self.part} exited:\n{self.log_tail()}"
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"csm {self.part} did not start:\n{self.log_tail()}"
-            time.sleep(0.1)
-
-    def client(self, role: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer key-{role}"} if role else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
 # -- waiting ----------------------------------------------------------------------------
@@ -455,63 +277,6 @@ def rows_line(counts: dict[str, int]) -> str:
 
 # -- HTTP load ------------------------------------------------------------------------------
 
-QUESTIONS = [
-    {"question_id": "quality", "dimension": "product_quality", "scale": "likert5"},
-    {"question_id": "attitude", "dimension": "service_attitude", "scale": "likert5"},
-    {"question_id": "expect", "dimension": "expectation", "scale": "expectation5"},
-    {"question_id": "rival", "dimension": "competitor", "scale": "competitor5"},
-    {"question_id": "nps", "dimension": "recommendation", "scale": "nps10"},
-]
-
-
-def ago(hours: float) -> str:
-    return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-
-
-@dataclass
-class World:
-    """Records made once over HTTP that the load refers to."""
-    departments: list[str]
-    customers: list[str]
-    surveys: list[str]
-    resolved: list[str] = field(default_factory=list)   # complaints only inbound reopens
-    revisits: list[str] = field(default_factory=list)   # revisits only inbound completes
-    open_complaint: str | None = None
-
-
-def created(r: httpx.Response, what: str) -> dict[str, Any]:
-    assert r.status_code == 201, (what, r.status_code, r.text[:500])
-    return r.json()
-
-
-def make_world(c: httpx.Client, tag: str, *, reopenable: int = 0, revisits: int = 0) -> World:
-    deps = [created(c.post("/v1/departments", json={"department_id": f"{tag}-dep-{i}",
-                                                     "name": n}), "department")["id"]
-            for i, n in enumerate(("After-sales", "Delivery", "Billing"))]
-    customers = [created(c.post("/v1/customers", json={
-        "customer_id": f"{tag}-cus-{i}", "name": f"Customer {i}", "email": f"c{i}@example.com",
-        "tier": "high_value" if i % 3 == 0 else "standard"}), "customer")["id"]
-        for i in range(12)]
-    surveys = [created(c.post("/v1/surveys", json={"survey_id": f"{tag}-srv-{i}", "name": n,
-                                                   "questions": QUESTIONS}), "survey")["id"]
-               for i, n in enumerate(("Quarterly", "After service"))]
-    w = World(deps, customers, surveys)
-    for i in range(reopenable):
-        cid = created(c.post("/v1/complaints", json={
-            "complaint_id": f"{tag}-reo-{i}", "channel": "web", "department_id": deps[i % 3],
-            "severity": "medium", "description": "Leaks", "occurred_at": ago(30)}),
-            "complaint")["id"]
-        created(c.post(f"/v1/complaints/{cid}/acknowledge", json={"occurred_at": ago(29)}), "ack")
-        created(c.post(f"/v1/complaints/{cid}/resolve", json={"resolution": "Fixed"}), "resolve")
-        w.resolved.append(cid)
-    for i in range(revisits):
-        w.revisits.append(created(c.post("/v1/revisits", json={
-            "revisit_id": f"{tag}-rev-{i}", "customer_id": customers[i % 12],
-            "department_id": deps[i % 3], "reason": "periodic",
-            "due_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}), "revisit")["id"])
-    return w
-
-
 class HttpLoad:
     """Commands an adapter, agents and managers would send, from `clients` threads at once,
     until `total` commands were answered. Each thread works on records of its own, so
@@ -683,143 +448,6 @@ class _Worker:
             self.post(f"/v1/improvement-actions/{aid}/complete")
             if self.rng.random() < 0.6:
                 self.post(f"/v1/improvement-actions/{aid}/verify", {"effective": True})
-
-
-def survey_answer(rng: random.Random, w: World) -> dict[str, Any]:
-    answers = [{"question_id": q["question_id"],
-                "value": rng.randint(0, 10) if q["scale"] == "nps10" else rng.randint(1, 5)}
-               for q in QUESTIONS if rng.random() < 0.8] or [{"question_id": "quality",
-                                                              "value": 4}]
-    return {"customer_id": rng.choice(w.customers + [None]),
-            "department_id": rng.choice(w.departments), "channel": "web", "answers": answers,
-            "occurred_at": ago(rng.uniform(0, 200))}
-
-
-# -- inbound messages -------------------------------------------------------------------------
-
-
-@dataclass
-class Expected:
-    """What the valid inbound messages must have done, each exactly once."""
-    message_ids: set[str] = field(default_factory=set)
-    created: dict[str, str] = field(default_factory=dict)   # record id → event type creating it
-    changed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stream, type) → 1
-    sent: int = 0            # messages produced, repeats included
-    repeats: int = 0
-
-
-@dataclass(frozen=True)
-class InMsg:
-    """A valid channel message and what it must do."""
-    message_id: str
-    value: bytes
-    creates: tuple[str, str] | None = None    # (record id, event type)
-    changes: tuple[str, str] | None = None    # (stream id, event type)
-
-
-def expected(msgs: Iterable[InMsg]) -> Expected:
-    exp = Expected()
-    for m in msgs:
-        exp.sent += 1
-        if m.message_id in exp.message_ids:
-            exp.repeats += 1
-            continue
-        exp.message_ids.add(m.message_id)
-        if m.creates:
-            exp.created[m.creates[0]] = m.creates[1]
-        if m.changes:
-            exp.changed[m.changes] += 1
-    return exp
-
-
-def envelope(message_id: str, type_: str, payload: dict[str, Any], **extra: Any) -> bytes:
-    return orjson.dumps({"message_id": message_id, "type": type_, "source": "test-adapter",
-                         "payload": payload, **extra})
-
-
-def derived_id(message_id: str) -> str:
-    return str(uuid.uuid5(INBOUND_NS, message_id))
-
-
-def inbound_messages(w: World, n: int, tag: str, rng: random.Random,
-                     repeat_share: float = 0.02) -> list[InMsg]:
-    """`n` valid channel messages of every type, some sent twice (an adapter's retry)."""
-    out: list[InMsg] = []
-    reopen, complete = list(w.resolved), list(w.revisits)
-    i = 0
-    while len(out) < n:
-        i += 1
-        mid = f"{tag}-m{i}"
-        roll = rng.random()
-        if reopen and roll < 0.02:
-            cid = reopen.pop()
-            m = InMsg(mid, envelope(mid, "complaint.reopened", {
-                "complaint_id": cid, "reason": "Still leaking"}),
-                changes=(cid, "complaint.reopened"))
-        elif complete and roll < 0.04:
-            rid = complete.pop()
-            m = InMsg(mid, envelope(mid, "revisit.completed", {
-                "revisit_id": rid, "outcome": "reached", "satisfaction": rng.randint(1, 5)}),
-                changes=(rid, "revisit.completed"))
-        elif roll < 0.10:
-            cus = f"{tag}-icus-{i}"
-            m = InMsg(mid, envelope(mid, "customer.registered", {
-                "customer_id": cus, "name": f"Inbound {i}", "email": f"i{i}@example.com"}),
-                creates=(cus, "customer.registered"))
-        elif roll < 0.30:
-            cmp = f"{tag}-icmp-{i}"
-            m = InMsg(mid, envelope(mid, "complaint.opened", {
-                "complaint_id": cmp, "channel": "wechat",
-                "department_id": rng.choice(w.departments), "customer_id": rng.choice(w.customers),
-                "severity": rng.choice(("low", "medium", "high")), "description": "Late"},
-                occurred_at=ago(rng.uniform(0, 48))), creates=(cmp, "complaint.opened"))
-        elif roll < 0.70:
-            body = {"channel": "wechat",
-                    "kind": rng.choice(("praise", "suggestion", "criticism", "inquiry")),
-                    "department_id": rng.choice(w.departments),
-                    "customer_id": rng.choice(w.customers), "rating": rng.randint(1, 5)}
-            m = InMsg(mid, envelope(mid, "feedback.submitted", body,
-                                    occurred_at=ago(rng.uniform(0, 48))),
-                      creates=(derived_id(mid), "feedback.submitted"))
-        else:
-            body = {"survey_id": rng.choice(w.surveys), **survey_answer(rng, w)}
-            m = InMsg(mid, envelope(mid, "survey.answered", body),
-                      creates=(derived_id(mid), "survey.answered"))
-        out.append(m)
-        if rng.random() < repeat_share and len(out) < n:
-            out.append(m)   # an adapter that sent it twice: no second effect
-    return out
-
-
-def inbound_producer(bootstrap: str) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                         max_request_size=MAX_MESSAGE_BYTES, batch_size=256 * 1024)
-
-
-def produce(bootstrap: str, topic: str, messages: Iterable[InMsg | tuple[str, bytes]],
-            pace: float | None = None, stop: threading.Event | None = None,
-            prod: KafkaProducer | None = None) -> int:
-    """Sends the messages (keyed by message_id); with `pace`, about that many per second;
-    returns how many it sent before `stop` was set."""
-    own = prod is None
-    prod = prod or inbound_producer(bootstrap)
-    n, started = 0, time.monotonic()
-    try:
-        for m in messages:
-            if stop is not None and stop.is_set():
-                break
-            key, value = (m.message_id, m.value) if isinstance(m, InMsg) else m
-            prod.send(topic, key=key.encode(), value=value)
-            n += 1
-            if pace and n % 10 == 0:
-                ahead = n / pace - (time.monotonic() - started)
-                if ahead > 0:
-                    time.sleep(ahead)
-        prod.flush(timeout=120)
-    finally:
-        if own:
-            prod.close(timeout=10)
-    return n
 
 
 def check_inbound_effects(pool: Any, exp: Expected) -> tuple[list[str], dict[str, int]]:

@@ -22,7 +22,7 @@ from csm.domain.fields import Timestamp
 from csm.infra import checkpoints
 from csm.infra.chain import verify_chain
 from csm.infra.history import version_at
-from csm.infra.schema import EVENTS
+from csm.projections.pg_names import EVENTS
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Caller, Depends(allow("auditor"))]

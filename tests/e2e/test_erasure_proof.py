@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from csm.infra.personal_data import _cipher
-from tests.conftest import API_KEYS, CIPHER_KEY, new_database
+from bench.stack import API_KEYS, CIPHER_KEY, new_database
 from tests.csm_process import csm_env, run_csm, start_csm
 from tests.integration.test_checkpoints import outsider_env
 from tests.integration.test_snapshots import every_query

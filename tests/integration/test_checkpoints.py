@@ -4,22 +4,20 @@ public key alone."""
 from __future__ import annotations
 
 import base64
-import json
-import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import REGISTRY
 
 from csm.domain import commands as c
-from csm.infra.checkpointer import AuditTopic, Checkpointer
+from csm.consumers.audit_topic import AuditTopic
+from csm.infra.checkpointer import Checkpointer
 from tests.conftest import LiveServer
-from tests.csm_process import run_csm
 from tests.http_builders import uid
-from tests.integration.test_tamper_evidence import record_history, rewrite_from, sql
+from tests.integration.test_tamper_evidence import sql
 from tests.kafka_fixtures import consume_all, kafka_broker  # noqa: F401  (session fixture)
 
 
@@ -75,7 +73,7 @@ def test_checkpoints_and_the_public_key_served_check_with_any_ed25519_library(fr
 def test_the_checkpointer_refuses_to_sign_a_log_written_without_csm_and_stops(fresh_runtime):
     rt = fresh_runtime
     departments(rt, 2)
-    checkpointer = Checkpointer(rt.pool, rt.audit, 1, 1)
+    checkpointer = Checkpointer(rt.pool, rt.audit, 1, 1, status=rt.part("checkpoints"))
     checkpointer.make_once()
     departments(rt, 1)
     sql(rt, "INSERT INTO csm_events (originator_id, originator_version, topic, state) "
@@ -91,13 +89,28 @@ def test_the_checkpointer_refuses_to_sign_a_log_written_without_csm_and_stops(fr
     assert REGISTRY.get_sample_value("csm_audit_chain_intact") == 0
     with rt.pool.connection() as conn:
         assert conn.execute("SELECT max(position) AS p FROM csm_checkpoints").fetchone()["p"] == 2
+    status, body = _ready_once_the_heartbeat_is_written(rt)
+    assert status == 503
+    assert any(p.startswith("checkpoints failed since ") and
+               "stopped: the chain breaks at position 4: the event has no seal" in p
+               for p in body["problems"]), body["problems"]
+
+
+def _ready_once_the_heartbeat_is_written(rt) -> tuple[int, dict]:
+    deadline = time.monotonic() + 15
+    while True:
+        status, body = rt.readiness()
+        if any(p["part"] == "checkpoints" and p["state"] == "failed" for p in body["parts"]) \
+                or time.monotonic() > deadline:
+            return status, body
+        time.sleep(0.1)
 
 
 def test_with_kafka_each_checkpoint_is_published_to_the_audit_topic_once(fresh_runtime,
                                                                          kafka_broker):
     rt, topic = fresh_runtime, f"csm.audit.{uid()}"
     publisher = AuditTopic(kafka_broker.bootstrap_servers, topic)
-    checkpointer = Checkpointer(rt.pool, rt.audit, 1, 1, publisher)
+    checkpointer = Checkpointer(rt.pool, rt.audit, 1, 1, publisher.publish)
     try:
         made = []
         for n in (2, 1):
@@ -111,77 +124,3 @@ def test_with_kafka_each_checkpoint_is_published_to_the_audit_topic_once(fresh_r
     records = consume_all(kafka_broker.bootstrap_servers, topic)
     assert [(r.key, orjson.loads(r.value)) for r in records] == [
         (b"checkpoint", cp.as_dict()) for cp in made]
-
-
-def outsider_env(url: str, data_dir) -> dict[str, str]:
-    """An auditor's environment: the database and nothing of csm's keys."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CSM_")}
-    return {**env, "DATABASE_URL": url, "CSM_DATA_DIR": str(data_dir)}
-
-
-@pytest.fixture
-def saved_checkpoint(fresh_runtime, tmp_path):
-    """A store with a history, a checkpoint and the public key saved to files from the API."""
-    rt = fresh_runtime
-    history = record_history(rt)
-    Checkpointer(rt.pool, rt.audit, 1, 1).make_once()
-    server = LiveServer(rt)
-    try:
-        with server.client("auditor") as auditor:
-            (tmp_path / "checkpoints.json").write_text(
-                auditor.get("/v1/audit/checkpoints").text)
-            (tmp_path / "key.json").write_text(auditor.get("/v1/audit/public-key").text)
-    finally:
-        server.stop()
-    return rt, history
-
-
-def verify_as_outsider(rt, tmp_path) -> tuple[int, dict, str]:
-    done = run_csm("verify", "--checkpoint", str(tmp_path / "checkpoints.json"),
-                   "--public-key", str(tmp_path / "key.json"),
-                   env=outsider_env(rt.url, tmp_path / "outsider"))
-    assert done.stdout, done.stderr
-    return done.returncode, json.loads(done.stdout), done.stderr
-
-
-def test_csm_verify_with_a_saved_checkpoint_and_the_public_key_alone_proves_the_log_extends_it(
-        saved_checkpoint, tmp_path):
-    rt, history = saved_checkpoint
-
-    code, report, progress = verify_as_outsider(rt, tmp_path)
-
-    assert (code, report["ok"], report["checkpoints_checked"]) == (0, True, 1)
-    assert report["events_checked"] == len(history.positions)
-    assert f"verify: {len(history.positions)} events" in progress
-
-
-def test_csm_verify_with_a_saved_checkpoint_finds_a_rewrite_that_recomputed_every_hash(
-        saved_checkpoint, tmp_path):
-    rt, history = saved_checkpoint
-    sql(rt, rewrite_from(history.positions[2]))
-
-    code, report, _ = verify_as_outsider(rt, tmp_path)
-
-    assert (code, report["ok"], report["first_bad_position"]) == (1, False,
-                                                                 history.positions[-1])
-    assert "checkpoint" in report["reason"]
-
-
-def test_csm_verify_refuses_a_file_that_holds_no_checkpoint(saved_checkpoint, tmp_path):
-    rt, _ = saved_checkpoint
-    (tmp_path / "checkpoints.json").write_text('{"items": []}')
-
-    done = run_csm("verify", "--checkpoint", str(tmp_path / "checkpoints.json"),
-                   "--public-key", str(tmp_path / "key.json"),
-                   env=outsider_env(rt.url, tmp_path / "outsider"))
-
-    assert done.returncode == 2 and "holds no checkpoint" in done.stderr
-
-
-def test_without_the_chain_key_csm_does_not_start_on_an_external_database(fresh_runtime,
-                                                                          tmp_path):
-    done = run_csm("verify", env=outsider_env(fresh_runtime.url, tmp_path))
-
-    assert done.returncode == 1
-    assert "CSM_CHAIN_KEY is required when DATABASE_URL is set" in done.stderr
-    assert not (tmp_path / "chain.key").exists()

@@ -1,20 +1,17 @@
 """Contract details over HTTP: where a 422 points, query parameters in their sets, the key
-checked before the body, one 413, 405 with Allow, a slow body dropped, stale reads logged."""
+checked before the body, one 413, 405 with Allow, a slow body dropped."""
 from __future__ import annotations
 
 import json
 import re
 import select
-import signal
 import socket
 import time
 
-import httpx
 import pytest
 
 from csm.api.deps import is_public
-from tests.conftest import API_KEYS, LiveServer, new_database, settings_for
-from tests.csm_process import csm_env, start_csm
+from bench.stack import LiveServer, new_database, settings_for
 from tests.http_builders import created, department, survey, uid
 
 PROBLEM = "application/problem+json"
@@ -257,7 +254,7 @@ def test_the_allow_of_a_405_lists_every_method_the_path_has(http, method, path, 
 @pytest.fixture(scope="module")
 def impatient(pg_server, tmp_path_factory):
     """The API with a body timeout of one second."""
-    from csm.infra.runtime import start_runtime
+    from csm.consumers.composition import start_runtime
     rt = start_runtime(settings_for(new_database(pg_server), tmp_path_factory.mktemp("slow"),
                                     csm_body_timeout_seconds=1))
     server = LiveServer(rt)
@@ -302,43 +299,3 @@ def test_a_body_that_trickles_in_is_dropped_with_408(impatient):
 def test_a_body_that_arrives_in_time_is_recorded(impatient):
     with impatient.client("channel") as c:
         created(c.post("/v1/feedback", json={"channel": "web", "kind": "praise"}))
-
-
-# -- a stale read is logged as one -------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _logged_events(text: str) -> list[str]:
-    lines = (line for line in text.splitlines() if line.startswith("{"))
-    return [json.loads(line).get("event") for line in lines]
-
-
-def test_a_stale_read_is_logged_as_stale_read(pg_server, tmp_path):
-    port, log = _free_port(), tmp_path / "serve.log"
-    proc = start_csm("serve", "--port", str(port), log=log, env=csm_env(
-        tmp_path, new_database(pg_server), CSM_API_KEYS=API_KEYS))
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                          headers={"Authorization": "Bearer key-manager"}) as c:
-            deadline = time.monotonic() + 60
-            while not _answers(c, "/ready"):
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            _problem(c.get("/v1/satisfaction", params={"min_position": 10**12, "wait": 0.1}),
-                     503)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    events = _logged_events(log.read_text())
-    assert "stale_read" in events and "store_unavailable" not in events
-
-
-def _answers(client: httpx.Client, path: str) -> bool:
-    try:
-        return client.get(path).status_code == 200
-    except httpx.TransportError:
-        return False

@@ -7,7 +7,7 @@ import pytest
 
 from csm.consumers.deadlines import DeadlineWatcher
 from csm.projections.store import head_position
-from tests.conftest import LiveServer
+from bench.stack import LiveServer
 from tests.read_model_checks import compare_with_rebuild
 from tests.http_builders import created, uid
 

@@ -6,8 +6,8 @@ import pytest
 
 from csm.infra.chain import verify_chain
 from csm.infra.database import EmbeddedPostgres
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, settings_for
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, settings_for
 from tests.http_builders import created, uid
 
 

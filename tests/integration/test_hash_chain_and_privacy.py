@@ -3,7 +3,7 @@
 import pytest
 
 from csm.infra.chain import verify_chain
-from tests.conftest import LiveServer
+from bench.stack import LiveServer
 from tests.http_builders import created
 
 SECRETS = ["Zhou Xiaoming", "zhou.xm@example.org", "+86 21 5555 0101",

@@ -19,21 +19,9 @@ import pytest
 
 from csm.projections.registry import ALL
 from tests.read_model_checks import compare_with_rebuild
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    HttpLoad,
-    check_events_topic,
-    check_inbound_effects,
-    consume_all,
-    expected,
-    inbound_messages,
-    kafka_broker,
-    running_stack,
-    make_world,
-    produce,
-    progress,
-    rows_line,
-    wait_caught_up,
-)
+from bench.inbound_messages import expected, inbound_messages, produce
+from bench.world import make_world
+from tests.kafka_fixtures import HttpLoad, check_events_topic, check_inbound_effects, consume_all, kafka_broker, running_stack, progress, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
 
 DOWN_FOR = 30
 BACK_WITHIN = 10.0

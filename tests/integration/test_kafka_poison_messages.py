@@ -16,29 +16,13 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, new_database
 from tests.read_model_checks import compare_with_rebuild
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    InMsg,
-    Topics,
-    check_events_topic,
-    check_inbound_effects,
-    consume_all,
-    derived_id,
-    envelope,
-    expected,
-    header,
-    inbound_messages,
-    inbound_producer,
-    kafka_broker,
-    running_stack,
-    kafka_settings,
-    make_world,
-    progress,
-    rows_line,
-    wait_caught_up,
-)
+from bench.inbound_messages import InMsg, derived_id, envelope, expected, inbound_messages, inbound_producer
+from bench.topics import Topics
+from bench.world import make_world
+from tests.kafka_fixtures import check_events_topic, check_inbound_effects, consume_all, header, kafka_broker, running_stack, kafka_settings, progress, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
 
 BIG = 2 * 1024 * 1024
 # What the libraries say, which an adapter's developer should not have to decode.

@@ -20,20 +20,14 @@ import pytest
 
 from csm.domain.event_types import LEGACY_TOPICS, TOPIC_OF, event_class
 from csm.infra.chain import verify_chain
-from csm.infra.runtime import Runtime, start_runtime
+from csm.consumers.composition import Process as Runtime, start_runtime
 from csm.infra.settings import Settings
 from csm.projections.events import type_of_topic
 from csm.projections.store import head_position
-from tests.conftest import LiveServer, new_database, settings_for
+from bench.stack import LiveServer, new_database, settings_for
 from tests.http_builders import created
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    Topics,
-    check_events_topic,
-    consume_all,
-    kafka_broker,
-    kafka_settings,
-    wait_caught_up,
-)
+from bench.topics import Topics
+from tests.kafka_fixtures import check_events_topic, consume_all, kafka_broker, kafka_settings, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
 from tests.read_model_checks import compare_with_rebuild
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from csm.infra.checkpointer import Checkpointer
 from csm.api.app import create_app
 from csm.api.openapi import BEARER
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database, settings_for
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, new_database, settings_for
 from tests.http_builders import complaint, created, customer, department, survey
 
 EXAMPLES_PER_OPERATION = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csm.projections.failure
 from csm.projections.registry import ALL
-from tests.conftest import LiveServer
+from bench.stack import LiveServer
 from tests.read_model_checks import compare_with_rebuild
 from tests.unstorable_events import (
     department_named_with_a_nul,

@@ -13,7 +13,8 @@ from csm.projections.rebuild import rebuild
 from csm.projections.registry import ALL
 from csm.projections.store import head_position
 from tests.read_model_checks import differences
-from tests.conftest import LiveServer
+from bench.stack import LiveServer
+from bench.world import QUESTIONS
 from tests.http_builders import uid
 
 
@@ -24,15 +25,6 @@ def served(fresh_runtime):
     live = LiveServer(fresh_runtime)
     yield fresh_runtime, live
     live.stop()
-
-
-QUESTIONS = [
-    {"question_id": "quality", "dimension": "product_quality", "scale": "likert5"},
-    {"question_id": "attitude", "dimension": "service_attitude", "scale": "likert5"},
-    {"question_id": "expect", "dimension": "expectation", "scale": "expectation5"},
-    {"question_id": "rival", "dimension": "competitor", "scale": "competitor5"},
-    {"question_id": "nps", "dimension": "recommendation", "scale": "nps10"},
-]
 
 
 class Traffic:

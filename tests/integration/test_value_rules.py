@@ -21,7 +21,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from csm.consumers.inbound import REFUSED, Inbound
 from csm.consumers.refusal_reasons import reason as _reason
 from csm.domain.values import ID_PATTERN, derived_id
-from tests.conftest import ROLES
+from bench.stack import ROLES
 from tests.http_builders import complaint, created, customer, department, survey, uid
 
 PROBLEM = "application/problem+json"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from csm.consumers.composition import start_runtime
 from csm.domain.commands import RegisterDepartment
-from csm.infra.runtime import start_runtime
-from tests.conftest import API_KEYS, new_database, settings_for
+from bench.stack import API_KEYS, new_database, settings_for
 from tests.csm_process import csm_env, run_csm
 from tests.http_builders import uid
 

@@ -13,22 +13,13 @@ import random
 import time
 from collections import Counter
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import new_database
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    Api,
-    HttpLoad,
-    Part,
-    Topics,
-    expected,
-    inbound_messages,
-    kafka_broker,
-    kafka_settings,
-    make_world,
-    part_env,
-    produce,
-    wait_caught_up,
-)
+from csm.consumers.composition import start_runtime
+from bench.stack import new_database
+from bench.inbound_messages import expected, inbound_messages, produce
+from bench.processes import Api, Part, part_env
+from bench.topics import Topics
+from bench.world import make_world
+from tests.kafka_fixtures import HttpLoad, kafka_broker, kafka_settings, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
 
 DOWN_FOR = 6
 WITH_KAFKA = ("serve", "relay", "project", "inbound")

@@ -18,24 +18,13 @@ import orjson
 import psycopg
 from kafka import KafkaProducer
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    InMsg,
-    Part,
-    Topics,
-    check_inbound_effects,
-    consume_all,
-    envelope,
-    expected,
-    header,
-    inbound_producer,
-    kafka_broker,
-    kafka_settings,
-    make_world,
-    part_env,
-    progress,
-)
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, new_database
+from bench.inbound_messages import InMsg, envelope, expected, inbound_producer
+from bench.processes import Part, part_env
+from bench.topics import Topics
+from bench.world import make_world
+from tests.kafka_fixtures import check_inbound_effects, consume_all, header, kafka_broker, kafka_settings, progress  # noqa: F401  (kafka_broker: the session fixture)
 
 PAIRS = 1000
 PARTITIONS = 6

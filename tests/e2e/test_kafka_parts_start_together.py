@@ -13,15 +13,11 @@ from __future__ import annotations
 import threading
 import time
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import new_database
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    Part,
-    Topics,
-    kafka_broker,
-    kafka_settings,
-    part_env,
-)
+from csm.consumers.composition import start_runtime
+from bench.stack import new_database
+from bench.processes import Part, part_env
+from bench.topics import Topics
+from tests.kafka_fixtures import kafka_broker, kafka_settings  # noqa: F401  (kafka_broker: the session fixture)
 
 ROUNDS = 4
 TOGETHER = ("relay", "project", "inbound", "project")   # a second projector: scaled out

@@ -18,27 +18,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, new_database
 from tests.read_model_checks import compare_with_rebuild
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    HttpLoad,
-    Part,
-    Topics,
-    check_events_topic,
-    check_inbound_effects,
-    consume_all,
-    expected,
-    inbound_messages,
-    kafka_broker,
-    kafka_settings,
-    make_world,
-    part_env,
-    produce,
-    progress,
-    rows_line,
-    wait_caught_up,
-)
+from bench.inbound_messages import expected, inbound_messages, produce
+from bench.processes import Part, part_env
+from bench.topics import Topics
+from bench.world import make_world
+from tests.kafka_fixtures import HttpLoad, check_events_topic, check_inbound_effects, consume_all, kafka_broker, kafka_settings, progress, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
 
 MIN_KILLS = 5
 PARTS = ("relay", "project", "inbound")

@@ -12,20 +12,12 @@ from collections.abc import Callable
 import orjson
 import psycopg
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import LiveServer, new_database
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    CSM,
-    Topics,
-    consume_all,
-    envelope,
-    header,
-    inbound_producer,
-    kafka_broker,
-    kafka_settings,
-    part_env,
-    progress,
-)
+from csm.consumers.composition import start_runtime
+from bench.stack import LiveServer, new_database
+from bench.inbound_messages import envelope, inbound_producer
+from bench.processes import CSM, part_env
+from bench.topics import Topics
+from tests.kafka_fixtures import consume_all, header, kafka_broker, kafka_settings, progress  # noqa: F401  (kafka_broker: the session fixture)
 
 
 def registration(tag: str, n: int) -> tuple[str, bytes]:

@@ -16,7 +16,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from csm.infra.kafka_broker import KafkaBroker
-from tests.kafka_fixtures import CSM
+from bench.processes import CSM
 
 TOPIC = "csm-broker-selftest"
 PARTITIONS = 3

@@ -16,28 +16,14 @@ import time
 
 import pytest
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import new_database
+from csm.consumers.composition import start_runtime
+from bench.stack import new_database
 from tests.read_model_checks import compare_with_rebuild
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    Api,
-    HttpLoad,
-    Part,
-    Topics,
-    check_events_topic,
-    check_inbound_effects,
-    consume_all,
-    expected,
-    inbound_producer,
-    inbound_messages,
-    kafka_broker,
-    kafka_settings,
-    make_world,
-    part_env,
-    produce,
-    rows_line,
-    wait_caught_up,
-)
+from bench.inbound_messages import expected, inbound_messages, inbound_producer, produce
+from bench.processes import Api, Part, part_env
+from bench.topics import Topics
+from bench.world import make_world
+from tests.kafka_fixtures import HttpLoad, check_events_topic, check_inbound_effects, consume_all, kafka_broker, kafka_settings, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
 
 COMMANDS = int(os.environ.get("CSM_KAFKA_E2E_COMMANDS", "10000"))
 MESSAGES = int(os.environ.get("CSM_KAFKA_E2E_MESSAGES", "10000"))

@@ -29,7 +29,7 @@ def _logging():
 
 
 def _runtime():
-    from csm.infra.runtime import start_runtime
+    from csm.consumers.composition import start_runtime
     return start_runtime(_logging())
 
 
@@ -37,7 +37,6 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
     import uvicorn
 
     from csm.api.app import create_app
-    from csm.infra.checkpointer import start_checkpointer
     runtime = _runtime()
     runtime.part("api")
     try:
@@ -47,7 +46,7 @@ def _serve_api(host: str, port: int, projectors: bool) -> None:
             else:
                 runtime.start_projectors()
             runtime.start_deadlines()
-            start_checkpointer(runtime)
+            runtime.start_checkpointer()
         log.info("api_starting", url=f"http://{host}:{port}", openapi=f"http://{host}:{port}/docs")
         # log_config=None: uvicorn installs no handlers or formatters of its own, so its
         # records (uvicorn.error, uvicorn.access) go to the same JSON writer as csm's.
@@ -110,12 +109,8 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--demo", is_flag=True, help="Load a realistic demo data set once.")
-def serve(host: str, port: int, demo: bool) -> None:
-    """Everything in one process: API, projectors, deadline watcher, checkpointer (with Kafka:
-    relay, inbound)."""
-    if demo:
-        click.echo("csm: --demo is not available yet in this version", err=True)
+def serve(host: str, port: int) -> None:
+    """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound)."""
     _serve_api(host, port, projectors=True)
 
 
@@ -172,12 +167,11 @@ def inbound(health_port: int | None, health_host: str) -> None:
 @health_options
 def deadlines(health_port: int | None, health_host: str) -> None:
     """Run the deadline watcher (and the checkpointer) alone until stopped."""
-    from csm.infra.checkpointer import start_checkpointer
     runtime = _runtime()
     try:
         _serve_health(runtime, health_host, health_port)
         runtime.start_deadlines()
-        start_checkpointer(runtime)
+        runtime.start_checkpointer()
         _wait_for_signal()
     finally:
         runtime.close()

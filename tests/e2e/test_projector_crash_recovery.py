@@ -19,17 +19,17 @@ import psycopg
 import pytest
 
 from bench.synthetic import generate
-from csm.infra.runtime import start_runtime
+from csm.consumers.composition import start_runtime
 from csm.projections.rebuild import rebuild
 from csm.projections.registry import ALL
 from csm.projections.store import head_position
 from tests.read_model_checks import differences
-from tests.conftest import API_KEYS, KEYS_ENV, new_database, settings_for
+from bench.stack import API_KEYS, KEYS_ENV, new_database, settings_for
 
 EVENTS = 100_000
 MIN_KILLS = 5
 ZONE = "Asia/Shanghai"
-PROJECT = [sys.executable, "-c", "from infra.cli import main; main()", "project"]
+PROJECT = [sys.executable, "-c", "from csm.consumers.cli import main; main()", "project"]
 
 
 @pytest.fixture

@@ -13,17 +13,12 @@ import time
 
 import httpx
 
-from csm.infra.runtime import start_runtime
-from tests.conftest import new_database
-from tests.kafka_fixtures import (  # noqa: F401  (kafka_broker: the session fixture)
-    Api,
-    Part,
-    Topics,
-    kafka_broker,
-    kafka_settings,
-    part_env,
-    produce,
-)
+from csm.consumers.composition import start_runtime
+from bench.stack import new_database
+from bench.inbound_messages import produce
+from bench.processes import Api, Part, part_env
+from bench.topics import Topics
+from tests.kafka_fixtures import kafka_broker, kafka_settings  # noqa: F401  (kafka_broker: the session fixture)
 
 LIMIT = 3.0       # CSM_READY_MAX_LAG_SECONDS for every process
 HEARTBEAT = 0.5   # CSM_HEARTBEAT_SECONDS
