@@ -123,6 +123,12 @@ class CoreHandlers(Application[str]):
         """Called once these events are recorded (the infrastructure may drop caches)."""
 
     # -- what handlers use ----------------------------------------------------
+    def follow_up(self, command: c.Command | None) -> None:
+        """A follow-up a handler decided, handled in the same unit of work (and so recorded in
+        the same transaction as its cause)."""
+        if command is not None:
+            self.handle(command)
+
     def get_as(self, stream_id: str, kind: type[A], label: str) -> A:
         found = self.uow.seen(stream_id) if self.uow else None
         if found is None:
@@ -147,10 +153,10 @@ class CoreHandlers(Application[str]):
 
     def update(self, stream_id: str, kind: type[A], label: str, change: Callable[[A], Any],
                extra: Callable[[A], dict[str, Any]] | None = None) -> Recorded:
-        """Load and change one aggregate; `change` may return follow-ups to save with it."""
+        """Load and change one aggregate."""
         aggregate = self.get_as(stream_id, kind, label)
-        more = change(aggregate) or []
-        return self.commit(stream_id, aggregate, *more,
+        change(aggregate)
+        return self.commit(stream_id, aggregate,
                            extra=extra(aggregate) if extra else None,
                            about=f"{label} '{stream_id}'")
 

@@ -2,7 +2,7 @@
 
 Each carries the ids it acts on, `now` (when the command was received) and,
 where the world has a time for it, `occurred_at`. The HTTP routes, the inbound
-consumer and the deadline watcher build these and pass them to `handle`.
+consumer, the deadline watcher and the follow-ups build these and pass them to `handle`.
 """
 from __future__ import annotations
 
@@ -160,6 +160,21 @@ class ScheduleRevisit(Timed):
     reason: str
     complaint_id: str | None
     due_at: datetime
+
+
+@immutable
+class ScheduleFollowUpRevisit(ScheduleRevisit):
+    """A revisit the closed loop decided (after a resolution, after a low score): no caller
+    gives it; it names the event that caused it and is recorded with that event."""
+    cause_event_id: str
+
+
+@immutable
+class InviteAfterClosure(Command):
+    """The closed loop's invitation to the complaint-closure survey (no caller gives it)."""
+    survey_id: str
+    customer_id: str
+    cause_event_id: str
 
 
 @immutable

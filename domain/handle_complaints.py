@@ -1,17 +1,13 @@
 """Command handlers for feedback and complaints."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from csm.domain import commands as c
 from csm.domain.application import CoreHandlers, Recorded
-from csm.domain.base import event_id
 from csm.domain.complaint import Complaint
 from csm.domain.customer import Customer
 from csm.domain.errors import InvalidInput, NotFound
 from csm.domain.feedback import Feedback
-from csm.domain.followups import may_invite, revisit_after_resolution
-from csm.domain.policy import PolicyRules
+from csm.domain.followups import closure_invitation, may_invite, revisit_after_resolution
 from csm.domain.survey import Survey
 from csm.domain.values import derived_id
 
@@ -63,8 +59,13 @@ class ComplaintHandlers(CoreHandlers):
             description=description, feedback_id=feedback_id, rules=rules,
             policy_version=version, occurred_at=occurred_at, now=now)
 
-    def _change(self, cmd: c.Timed, change, extra=None) -> Recorded:
-        return self.update(cmd.complaint_id, Complaint, "complaint", change, extra=extra)
+    def _change(self, cmd: c.Timed, change, extra=None, then=None) -> Recorded:
+        """Changes the complaint; `then(complaint)` may give a follow-up command, handled in
+        the same unit of work."""
+        recorded = self.update(cmd.complaint_id, Complaint, "complaint", change, extra=extra)
+        if then is not None:
+            self.follow_up(then(self.get_as(cmd.complaint_id, Complaint, "complaint")))
+        return recorded
 
     def acknowledge_complaint(self, cmd: c.AcknowledgeComplaint) -> Recorded:
         return self._change(cmd, lambda x: x.acknowledge(cmd.by, cmd.occurred_at, cmd.now))
@@ -80,12 +81,9 @@ class ComplaintHandlers(CoreHandlers):
 
     def resolve_complaint(self, cmd: c.ResolveComplaint) -> Recorded:
         rules, _ = self.policy()
-
-        def change(x: Complaint) -> list:
-            x.resolve(cmd.resolution, cmd.by, cmd.occurred_at, cmd.now)
-            revisit = revisit_after_resolution(x, rules, cmd.occurred_at, cmd.now)
-            return [revisit] if revisit else []
-        return self._change(cmd, change)
+        return self._change(
+            cmd, lambda x: x.resolve(cmd.resolution, cmd.by, cmd.occurred_at, cmd.now),
+            then=lambda x: revisit_after_resolution(x, rules, cmd.occurred_at, cmd.now))
 
     def reopen_complaint(self, cmd: c.ReopenComplaint) -> Recorded:
         rules, version = self.policy()
@@ -95,32 +93,28 @@ class ComplaintHandlers(CoreHandlers):
 
     def close_complaint(self, cmd: c.CloseComplaint) -> Recorded:
         rules, _ = self.policy()
+        return self._change(
+            cmd, lambda x: x.close(cmd.customer_satisfied, cmd.satisfaction, cmd.occurred_at,
+                                   cmd.now),
+            then=lambda x: closure_invitation(x, rules, cmd.now))
 
-        def change(x: Complaint) -> list:
-            x.close(cmd.customer_satisfied, cmd.satisfaction, cmd.occurred_at, cmd.now)
-            return self._closure_invitation(x, rules, cmd.now)
-        return self._change(cmd, change)
-
-    def _closure_invitation(self, complaint: Complaint, rules: PolicyRules,
-                            now: datetime) -> list:
-        """Invites the customer to the policy's complaint-closure survey, if one is named."""
-        survey_id = rules.followups.closure_survey_id
-        if survey_id is None or complaint.customer_id is None:
-            return []
+    def invite_after_closure(self, cmd: c.InviteAfterClosure) -> Recorded:
+        """Invites the customer of a closed complaint to the closure survey, or records them
+        as suppressed by the contact-frequency limit; nothing if either is gone or erased."""
+        rules, _ = self.policy()
         try:
-            survey = self.get_as(survey_id, Survey, "survey")
-            customer = self.get_as(complaint.customer_id, Customer, "customer")
+            survey = self.get_as(cmd.survey_id, Survey, "survey")
+            customer = self.get_as(cmd.customer_id, Customer, "customer")
         except NotFound:
-            return []
+            return Recorded(cmd.survey_id, 0)
         if customer.erased:
-            return []
-        cause = event_id(complaint.id, complaint.version)
-        if may_invite(customer, rules, now):
-            survey.invite([customer.id], [], "complaint_closure", now, cause)
-            customer.invite(survey.id, now, cause)
-            return [survey, customer]
-        survey.invite([], [customer.id], "complaint_closure", now, cause)
-        return [survey]
+            return Recorded(cmd.survey_id, 0)
+        if may_invite(customer, rules, cmd.now):
+            survey.invite([customer.id], [], "complaint_closure", cmd.now, cmd.cause_event_id)
+            customer.invite(survey.id, cmd.now, cmd.cause_event_id)
+            return self.commit(survey.id, survey, customer)
+        survey.invite([], [customer.id], "complaint_closure", cmd.now, cmd.cause_event_id)
+        return self.commit(survey.id, survey)
 
     def record_missed_deadlines(self, cmd: c.RecordMissedDeadlines) -> Recorded:
         """Breaches for due times that passed unmet; nothing to record if none did.

@@ -41,18 +41,27 @@ class SurveyHandlers(CoreHandlers):
                                   answers=cmd.answers, comment=cmd.comment,
                                   occurred_at=cmd.occurred_at, now=cmd.now)
         rules, _ = self.policy()
-        revisit = revisit_on_low_score(r, rules, cmd.now)
-        return self.commit(cmd.response_id, r, *([revisit] if revisit else []), creating=True)
+        recorded = self.commit(cmd.response_id, r, creating=True)
+        self.follow_up(revisit_on_low_score(r, rules, cmd.now))
+        return recorded
 
     def schedule_revisit(self, cmd: c.ScheduleRevisit) -> Recorded:
         self.active_customer(cmd.customer_id)
         self.department(cmd.department_id)
         if cmd.complaint_id is not None:
             self.get_as(cmd.complaint_id, Complaint, "complaint")
+        return self._schedule(cmd, cause_event_id=None)
+
+    def schedule_followup_revisit(self, cmd: c.ScheduleFollowUpRevisit) -> Recorded:
+        """A revisit the closed loop decided: its cause was checked when that was decided."""
+        return self._schedule(cmd, cmd.cause_event_id)
+
+    def _schedule(self, cmd: c.ScheduleRevisit, cause_event_id: str | None) -> Recorded:
         r = Revisit.schedule(cmd.revisit_id, customer_id=cmd.customer_id,
                              department_id=cmd.department_id, reason=cmd.reason,
                              complaint_id=cmd.complaint_id, due_at=cmd.due_at,
-                             cause_event_id=None, occurred_at=cmd.occurred_at, now=cmd.now)
+                             cause_event_id=cause_event_id, occurred_at=cmd.occurred_at,
+                             now=cmd.now)
         return self.commit(cmd.revisit_id, r, creating=True)
 
     def complete_revisit(self, cmd: c.CompleteRevisit) -> Recorded:

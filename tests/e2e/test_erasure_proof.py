@@ -25,7 +25,7 @@ import pytest
 from csm.infra.personal_data import _cipher
 from bench.stack import API_KEYS, CIPHER_KEY, new_database
 from tests.csm_process import csm_env, run_csm, start_csm
-from tests.integration.test_checkpoints import outsider_env
+from tests.e2e.test_verify_with_a_checkpoint import outsider_env
 from tests.integration.test_snapshots import every_query
 from tests.kafka_fixtures import PARTITIONS, Topics, consume_all, kafka_broker  # noqa: F401
 
