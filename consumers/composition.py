@@ -15,7 +15,7 @@ from csm.consumers.service import KafkaParts
 from csm.infra.checkpointer import Checkpointer
 from csm.infra.runtime import Runtime
 from csm.infra.settings import Settings
-from csm.projections.complaints import Complaints
+from csm.projections.complaints.projection import Complaints
 from csm.projections.rebuild import ensure_read_models
 from csm.projections.registry import select
 from csm.consumers.store_projector import ProjectorService

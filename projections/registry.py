@@ -1,10 +1,10 @@
 """Every projection, by name."""
 from csm.projections.base import Projection
-from csm.projections.complaints import Complaints
+from csm.projections.complaints.projection import Complaints
 from csm.projections.feedback import FeedbackFacts
-from csm.projections.followups import Followups
-from csm.projections.ledger import Ledger
-from csm.projections.satisfaction import Satisfaction
+from csm.projections.followups.projection import Followups
+from csm.projections.ledger.projection import Ledger
+from csm.projections.satisfaction.projection import Satisfaction
 
 ALL: dict[str, Projection] = {p.name: p for p in (
     Satisfaction(), Complaints(), Ledger(), FeedbackFacts(), Followups())}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from csm.domain.department import Department
-from csm.projections.ledger import Ledger
+from csm.projections.ledger.projection import Ledger
 from csm.projections.registry import ALL
 from csm.projections.store import head_position
 from tests.conftest import uid

@@ -31,11 +31,13 @@ from csm.api.report_answers import (
 from csm.api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
 from csm.domain.errors import NotFound
 from csm.domain.fields import Timestamp
-from csm.projections import complaints_query, followups_query, scores_query
-from csm.projections.ledger import LedgerState
+from csm.projections.complaints import queries as complaints_query
+from csm.projections.followups import queries as followups_query
+from csm.projections.ledger import queries as scores_query
+from csm.projections.ledger.projection import LedgerState
 from csm.projections.query import Slice
-from csm.projections.satisfaction import SatisfactionState
-from csm.projections.satisfaction_query import FILTERABLE, satisfaction
+from csm.projections.satisfaction.projection import SatisfactionState
+from csm.projections.satisfaction.queries import FILTERABLE, satisfaction
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 Reader = Annotated[Caller, Depends(allow("manager", "auditor"))]

@@ -16,7 +16,7 @@ from csm.infra.health_server import HealthServer
 from csm.infra.part_status import Heartbeat, count_dead_letters, ensure_health_tables
 from csm.infra.readiness_metrics import render
 from csm.consumers.composition import start_runtime
-from csm.projections.complaints import Complaints
+from csm.projections.complaints.projection import Complaints
 from csm.projections.rebuild import ensure_read_models
 from bench.stack import new_database, settings_for
 from tests.unstorable_events import wait_for

@@ -37,3 +37,8 @@ def test_the_wheel_installs_only_csm_and_its_dist_info_into_site_packages(tmp_pa
     assert len(dist_info) == 1
     assert sorted(p.name for p in (site / "csm").iterdir() if p.is_dir()) == \
         ["api", "consumers", "domain", "infra", "projections"]
+    installed = {p.relative_to(site / "csm").as_posix() for p in (site / "csm").rglob("*.py")}
+    sources = {f"{folder}/{p.relative_to(ROOT / folder).as_posix()}"
+               for folder in ("api", "consumers", "domain", "infra", "projections")
+               for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts}
+    assert sources - installed == set(), "modules the wheel leaves out"

@@ -8,7 +8,7 @@ import pytest
 
 from csm.domain.complaint import Complaint
 from csm.domain.policy import DEFAULT_RULES
-from csm.projections.complaints import Complaints
+from csm.projections.complaints.projection import Complaints
 from tests.unit.domain_builders import T0, at, open_complaint
 from tests.unit.projection_harness import History, replay
 

@@ -8,7 +8,7 @@ import pytest
 
 from csm.domain.improvement import ImprovementAction
 from csm.domain.revisit import Revisit
-from csm.projections.followups import Followups
+from csm.projections.followups.projection import Followups
 from tests.unit.domain_builders import QUESTIONS, T0, a_survey, at
 from tests.unit.projection_harness import History, by_key, replay
 

@@ -10,7 +10,7 @@ from csm.domain.department import Department
 from csm.domain.feedback import Feedback
 from csm.domain.policy import DEFAULT_RULES, Points, Policy
 from csm.domain.revisit import Revisit
-from csm.projections.ledger import Ledger
+from csm.projections.ledger.projection import Ledger
 from tests.unit.domain_builders import T0, at, open_complaint
 from tests.unit.projection_harness import History, replay
 

@@ -28,12 +28,12 @@ from csm.domain.improvement import ImprovementAction
 from csm.domain.policy import DEFAULT_RULES, Points, Policy, PolicyRules, SlaHours
 from csm.domain.revisit import Revisit
 from csm.domain.survey import Survey, SurveyResponse
-from csm.projections.complaints import Complaints
+from csm.projections.complaints.projection import Complaints
 from csm.projections.events import Ev
 from csm.projections.feedback import FeedbackFacts
-from csm.projections.followups import Followups
-from csm.projections.ledger import Ledger
-from csm.projections.satisfaction import Satisfaction
+from csm.projections.followups.projection import Followups
+from csm.projections.ledger.projection import Ledger
+from csm.projections.satisfaction.projection import Satisfaction
 from tests.unit.projection_harness import History, replay, sorted_rows
 
 ZONES = (ZoneInfo("UTC"), ZoneInfo("Asia/Shanghai"))

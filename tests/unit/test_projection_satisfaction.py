@@ -10,8 +10,8 @@ import pytest
 
 from csm.domain.policy import DEFAULT_RULES, Policy
 from csm.domain.survey import Survey, SurveyResponse
-from csm.projections.satisfaction import MEASURES, Satisfaction
-from csm.projections.satisfaction_query import figures
+from csm.projections.satisfaction.projection import MEASURES, Satisfaction
+from csm.projections.satisfaction.queries import figures
 from tests.unit.domain_builders import T0, question
 from tests.unit.projection_harness import History, by_key, replay
 

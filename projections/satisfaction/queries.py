@@ -8,7 +8,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from csm.projections.query import Slice, fetch, period_sql, rate
-from csm.projections.satisfaction import MEASURES
+from csm.projections.satisfaction.projection import MEASURES
 
 FILTERABLE = {"department_id", "channel", "survey_id", "tier", "dimension"}
 EXCLUDED_FROM_CSI = "recommendation"

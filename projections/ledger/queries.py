@@ -6,7 +6,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from csm.projections.query import Slice, fetch, period_sql
-from csm.projections.satisfaction_query import satisfaction
+from csm.projections.satisfaction.queries import satisfaction
 
 
 def index_bonus(csi: float | None, responses: int, target: float | None, p: dict[str, Any]) -> int:

@@ -1,0 +1,1 @@
+"""The complaint backlog and complaint statistics: the `complaints` read model and its queries."""

@@ -1,0 +1,2 @@
+"""Revisits, improvement actions and survey invitations: the `followups` read model and its
+queries."""

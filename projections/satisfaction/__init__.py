@@ -1,0 +1,1 @@
+"""The satisfaction index, CSAT and NPS: the `satisfaction` read model and its queries."""
