@@ -1,13 +1,13 @@
 """Complaints: open, acknowledge, assign, escalate, resolve, reopen, close; state and timeline."""
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends
 
-from csm.api.answers import CommandAnswer, ComplaintOpened, ComplaintRecord, Escalated, Reopened
-from csm.api.commanding import new_id, record
+from csm.api.answers import ComplaintOpened, ComplaintRecord, Escalated, Reopened
+from csm.api.command_routes import CommandRoute, add_command_routes
 from csm.api.consistency import Snapshot, aggregate_in
-from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from csm.api.openapi import COMMAND, RECORD
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.openapi import RECORD
 from csm.api.path_ids import PathId
 from csm.api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
 from csm.api.timeline import public_event
@@ -15,71 +15,33 @@ from csm.domain import commands as c
 from csm.domain.complaint import Complaint
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
-Agent = Annotated[Caller, Depends(allow("agent"))]
-AgentOrManager = Annotated[Caller, Depends(allow("agent", "manager"))]
-ChannelOrAgent = Annotated[Caller, Depends(allow("channel", "agent"))]
 
 
-@router.post("", status_code=201, response_model=ComplaintOpened, responses=COMMAND)
-def open_complaint(body: ComplaintIn, rt: RuntimeDep, now: Now, request: Request,
-                   caller: ChannelOrAgent, key: IdempotencyKey = None):
-    """Open a complaint; the answer carries its acknowledge and resolve due times."""
-    return record(rt, caller, key, request, body, c.OpenComplaint, now,
-                  complaint_id=body.complaint_id or new_id())
-
-
-@router.post("/{complaint_id}/acknowledge", status_code=201, response_model=CommandAnswer,
-             responses=COMMAND)
-def acknowledge(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
-                body: Annotated[AcknowledgeIn | None, Body()] = None, key: IdempotencyKey = None):
-    """Acknowledge an open complaint (a late one first records its SLA breach)."""
-    return record(rt, caller, key, request, body, c.AcknowledgeComplaint, now,
-                  complaint_id=complaint_id)
-
-
-@router.post("/{complaint_id}/assign", status_code=201, response_model=CommandAnswer,
-             responses=COMMAND)
-def assign(complaint_id: PathId, body: AssignIn, rt: RuntimeDep, now: Now, request: Request,
-           caller: AgentOrManager, key: IdempotencyKey = None):
-    """Assign a handler, and optionally move the complaint to another department."""
-    return record(rt, caller, key, request, body, c.AssignComplaint, now,
-                  complaint_id=complaint_id)
-
-
-@router.post("/{complaint_id}/escalate", status_code=201, response_model=Escalated,
-             responses=COMMAND)
-def escalate(complaint_id: PathId, body: EscalateIn, rt: RuntimeDep, now: Now, request: Request,
-             caller: AgentOrManager, key: IdempotencyKey = None):
-    """Raise the escalation level by one (at most 3)."""
-    return record(rt, caller, key, request, body, c.EscalateComplaint, now,
-                  complaint_id=complaint_id)
-
-
-@router.post("/{complaint_id}/resolve", status_code=201, response_model=CommandAnswer,
-             responses=COMMAND)
-def resolve(complaint_id: PathId, body: ResolveIn, rt: RuntimeDep, now: Now, request: Request,
-            caller: Agent, key: IdempotencyKey = None):
-    """Resolve an acknowledged or reopened complaint (a late one first records its breach)."""
-    return record(rt, caller, key, request, body, c.ResolveComplaint, now,
-                  complaint_id=complaint_id)
-
-
-@router.post("/{complaint_id}/reopen", status_code=201, response_model=Reopened,
-             responses=COMMAND)
-def reopen(complaint_id: PathId, body: ReopenIn, rt: RuntimeDep, now: Now, request: Request,
-           caller: ChannelOrAgent, key: IdempotencyKey = None):
-    """The customer rejects the resolution: reopen with a new resolve due time."""
-    return record(rt, caller, key, request, body, c.ReopenComplaint, now,
-                  complaint_id=complaint_id)
-
-
-@router.post("/{complaint_id}/close", status_code=201, response_model=CommandAnswer,
-             responses=COMMAND)
-def close(complaint_id: PathId, rt: RuntimeDep, now: Now, request: Request, caller: Agent,
-          body: Annotated[CloseIn | None, Body()] = None, key: IdempotencyKey = None):
-    """Close a resolved complaint, with the customer's satisfaction."""
-    return record(rt, caller, key, request, body, c.CloseComplaint, now,
-                  complaint_id=complaint_id)
+add_command_routes(router, [
+    CommandRoute("open_complaint", "", c.OpenComplaint, ComplaintIn, ("channel", "agent"),
+                 "Open a complaint; the answer carries its acknowledge and resolve due times.",
+                 answer=ComplaintOpened, new_ids=("complaint_id",)),
+    CommandRoute("acknowledge", "/{complaint_id}/acknowledge", c.AcknowledgeComplaint,
+                 AcknowledgeIn, ("agent",),
+                 "Acknowledge an open complaint (a late one first records its SLA breach).",
+                 optional_body=True),
+    CommandRoute("assign", "/{complaint_id}/assign", c.AssignComplaint, AssignIn,
+                 ("agent", "manager"),
+                 "Assign a handler, and optionally move the complaint to another department."),
+    CommandRoute("escalate", "/{complaint_id}/escalate", c.EscalateComplaint, EscalateIn,
+                 ("agent", "manager"), "Raise the escalation level by one (at most 3).",
+                 answer=Escalated),
+    CommandRoute("resolve", "/{complaint_id}/resolve", c.ResolveComplaint, ResolveIn, ("agent",),
+                 "Resolve an acknowledged or reopened complaint (a late one first records its "
+                 "breach)."),
+    CommandRoute("reopen", "/{complaint_id}/reopen", c.ReopenComplaint, ReopenIn,
+                 ("channel", "agent"),
+                 "The customer rejects the resolution: reopen with a new resolve due time.",
+                 answer=Reopened),
+    CommandRoute("close", "/{complaint_id}/close", c.CloseComplaint, CloseIn, ("agent",),
+                 "Close a resolved complaint, with the customer's satisfaction.",
+                 optional_body=True),
+])
 
 
 @router.get("/{complaint_id}", response_model=ComplaintRecord, responses=RECORD)

@@ -1,12 +1,12 @@
 """Customers: registration, erasure, and their record (personal data for agents and admins)."""
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends
 
-from csm.api.answers import CommandAnswer, CustomerRecord
-from csm.api.commanding import new_id, record
-from csm.api.deps import Caller, IdempotencyKey, Now, RuntimeDep, allow
-from csm.api.openapi import COMMAND, CREATE, RECORD
+from csm.api.answers import CustomerRecord
+from csm.api.command_routes import CommandRoute, add_command_routes
+from csm.api.deps import Caller, RuntimeDep, allow
+from csm.api.openapi import CREATE, RECORD
 from csm.api.path_ids import PathId
 from csm.api.schemas import CustomerIn, EraseIn
 from csm.domain import commands as c
@@ -16,23 +16,14 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 MASK = "***"
 
 
-@router.post("", status_code=201, response_model=CommandAnswer, responses=CREATE)
-def register_customer(body: CustomerIn, rt: RuntimeDep, now: Now, request: Request,
-                      caller: Annotated[Caller, Depends(allow("channel", "agent"))],
-                      key: IdempotencyKey = None):
-    """Register a customer (records customer.registered; personal data encrypted)."""
-    return record(rt, caller, key, request, body, c.RegisterCustomer, now,
-                  customer_id=body.customer_id or new_id())
-
-
-@router.post("/{customer_id}/erase", status_code=201, response_model=CommandAnswer,
-             responses=COMMAND)
-def erase_customer(customer_id: PathId, rt: RuntimeDep, now: Now, request: Request,
-                   caller: Annotated[Caller, Depends(allow())],
-                   body: Annotated[EraseIn | None, Body()] = None, key: IdempotencyKey = None):
-    """Erase a customer's personal data by destroying their key (records customer.erased)."""
-    return record(rt, caller, key, request, body, c.EraseCustomer, now,
-                  customer_id=customer_id)
+add_command_routes(router, [
+    CommandRoute("register_customer", "", c.RegisterCustomer, CustomerIn, ("channel", "agent"),
+                 "Register a customer (records customer.registered; personal data encrypted).",
+                 responses=CREATE, new_ids=("customer_id",)),
+    CommandRoute("erase_customer", "/{customer_id}/erase", c.EraseCustomer, EraseIn, (),
+                 "Erase a customer's personal data by destroying their key (records "
+                 "customer.erased).", optional_body=True),
+])
 
 
 @router.get("/{customer_id}", response_model=CustomerRecord, responses=RECORD)
