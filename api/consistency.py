@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from csm.domain.values import ID_PATTERN
+from csm.api.deps import RuntimeDep
 from csm.api.errors import StaleRead
 from csm.domain.errors import InvalidTransition, NotFound
 from csm.infra.history import version_at
@@ -102,3 +104,35 @@ def await_position(rt: Runtime, schema: str, names: tuple[str, ...], min_positio
 
 def answer(body: Any, position: int) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body), headers={"X-CSM-Position": str(position)})
+
+
+class ReadPoint:
+    """Where a query reads (the live read models, or a snapshot's) and how long it may wait
+    for them: the `snapshot`, `min_position` and `wait` parameters every query has. Nothing
+    is looked up before the query asks, so its own parameters are checked first."""
+
+    def __init__(self, rt: Runtime, snapshot: str | None, min_position: int | None,
+                 wait: float):
+        self.rt, self.snapshot, self.min_position, self.wait = rt, snapshot, min_position, wait
+
+    @cached_property
+    def schema(self) -> str:
+        return schema_for(self.rt, self.snapshot)
+
+    def reach(self, *names: str) -> ReadStatus:
+        """The status of these read models once they have reached `min_position`."""
+        return await_position(self.rt, self.schema, names, self.min_position, self.wait)
+
+    def judged_at(self) -> datetime:
+        return judged_at(self.rt, self.snapshot)
+
+    def aggregate(self, stream_id: str, kind: type[A], label: str) -> A:
+        return aggregate_in(self.rt, self.snapshot, stream_id, kind, label)
+
+
+def read_point(rt: RuntimeDep, snapshot: Snapshot = None, min_position: MinPosition = None,
+               wait: Wait = 5) -> ReadPoint:
+    return ReadPoint(rt, snapshot, min_position, wait)
+
+
+ReadAt = Annotated[ReadPoint, Depends(read_point)]

@@ -72,6 +72,12 @@ class State:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyState(State):
+    """The part of the policy in force that a projection carries, and its version."""
+    policy_version: int
+
+
 class Projection:
     """Subclasses set name, version, tables, views and `changes` — the table of what each event
     type it handles does to its rows (`handles` is its keys) — and `needs`, if reading rows."""

@@ -42,6 +42,21 @@ class Slice:
     def groups(self, allowed: set[str]) -> list[str]:
         return [g for g in self.group_by if g in allowed]
 
+    def grouped(self, day_column: str, allowed: set[str]
+                ) -> tuple[list[str], str, str, dict[str, Any]]:
+        """The group columns, them as a `, "a", "b"` list for SELECT and GROUP BY, and the
+        WHERE clause with its parameters."""
+        groups = self.groups(allowed)
+        return (groups, "".join(f', "{g}"' for g in groups), *self.where(day_column, allowed))
+
+
+def equal_to(clauses: list[str], params: dict[str, Any], **values: Any) -> None:
+    """Adds `column = value` for each value given (None: no condition on that column)."""
+    for column, value in values.items():
+        if value is not None:
+            clauses.append(f'"{column}" = %({column})s')
+            params[column] = value
+
 
 def period_sql(day_column: str) -> str:
     return f"date_trunc(%(period)s, {day_column})::date"

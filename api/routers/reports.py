@@ -3,15 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from csm.api.consistency import (
-    MinPosition,
-    Snapshot,
-    Wait,
-    answer,
-    await_position,
-    judged_at,
-    schema_for,
-)
+from csm.api.consistency import ReadAt, answer
 from csm.api.deps import Caller, RuntimeDep, allow
 from csm.api.openapi import QUERY
 from csm.api.path_ids import PathId
@@ -29,6 +21,7 @@ from csm.api.report_answers import (
     SurveyStats,
 )
 from csm.api.slices import ActionStatus, ComplaintStatus, IdFilter, slice_params
+from csm.domain.department import Department
 from csm.domain.errors import NotFound
 from csm.domain.fields import Timestamp
 from csm.projections.complaints import queries as complaints_query
@@ -53,12 +46,10 @@ AsOf = Annotated[Timestamp | None, Query(description="judge overdue at this mome
 
 
 @router.get("/satisfaction", response_model=Rows[SatisfactionRow], responses=QUERY)
-def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice,
-                       snapshot: Snapshot = None, min_position: MinPosition = None,
-                       wait: Wait = 5):
+def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice, at: ReadAt):
     """CSI with its 95% interval, CSAT, NPS, gaps and dimension means per period and group."""
-    q.schema = schema_for(rt, snapshot)
-    s = await_position(rt, q.schema, ("satisfaction",), min_position, wait)
+    q.schema = at.schema
+    s = at.reach("satisfaction")
     weights = s.state(SatisfactionState).weights
     return answer({"rows": satisfaction(rt.pool, q, weights)}, s.position)
 
@@ -67,52 +58,46 @@ def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice,
 def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = None,
             status: ComplaintStatus | None = None, overdue: bool | None = None,
             as_of: AsOf = None, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-            snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
+            at: ReadAt = None):
     """Every complaint not closed, oldest first, with overdue judged now (or at as_of)."""
-    schema = schema_for(rt, snapshot)
-    s = await_position(rt, schema, ("complaints",), min_position, wait)
-    now = as_of or judged_at(rt, snapshot)
-    body = complaints_query.backlog(rt.pool, schema, now, department_id, status, overdue, limit)
+    s = at.reach("complaints")
+    now = as_of or at.judged_at()
+    body = complaints_query.backlog(rt.pool, at.schema, now, department_id, status, overdue,
+                                    limit)
     return answer(body, s.position)
 
 
 @router.get("/complaints/stats", response_model=Rows[ComplaintStatsRow], responses=QUERY)
-def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice,
-                    snapshot: Snapshot = None, min_position: MinPosition = None,
-                    wait: Wait = 5):
+def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice, at: ReadAt):
     """Complaints by cohort (opened in the period): resolution, SLA, speed, escalations."""
-    q.schema = schema_for(rt, snapshot)
-    s = await_position(rt, q.schema, ("complaints",), min_position, wait)
+    q.schema = at.schema
+    s = at.reach("complaints")
     return answer({"rows": complaints_query.stats(rt.pool, q)}, s.position)
 
 
 @router.get("/feedback/stats", response_model=Rows[FeedbackStatsRow], responses=QUERY)
-def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, snapshot: Snapshot = None,
-                   min_position: MinPosition = None, wait: Wait = 5):
+def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, at: ReadAt):
     """Feedback counts and problem rate per period, channel, kind, department."""
-    q.schema = schema_for(rt, snapshot)
-    s = await_position(rt, q.schema, ("feedback",), min_position, wait)
+    q.schema = at.schema
+    s = at.reach("feedback")
     return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s.position)
 
 
 @router.get("/surveys/{survey_id}/stats", response_model=SurveyStats, responses=QUERY)
-def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, snapshot: Snapshot = None,
-                 min_position: MinPosition = None, wait: Wait = 5):
+def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, at: ReadAt):
     """Invited, suppressed, responded, responses and the response rate of one survey."""
-    schema = schema_for(rt, snapshot)
-    s = await_position(rt, schema, ("followups", "satisfaction"), min_position, wait)
-    stats = followups_query.survey_stats(rt.pool, schema, survey_id)
+    s = at.reach("followups", "satisfaction")
+    stats = followups_query.survey_stats(rt.pool, at.schema, survey_id)
     if stats is None:
         raise NotFound(f"survey '{survey_id}' not found")
     return answer(stats, s.position)
 
 
 @router.get("/departments/scores", response_model=Rows[ScoreRow], responses=QUERY)
-def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: Snapshot = None,
-                      min_position: MinPosition = None, wait: Wait = 5):
+def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, at: ReadAt):
     """Points per department and period: ledger points plus the satisfaction index bonus."""
-    q.schema = schema_for(rt, snapshot)
-    s = await_position(rt, q.schema, ("ledger", "satisfaction"), min_position, wait)
+    q.schema = at.schema
+    s = at.reach("ledger", "satisfaction")
     rows = scores_query.scores(rt.pool, q, s.state(LedgerState).points,
                                s.state(SatisfactionState).weights)
     return answer({"rows": rows}, s.position)
@@ -122,22 +107,21 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, snapshot: 
             responses=QUERY)
 def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: LedgerSlice,
                       limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
-                      snapshot: Snapshot = None, min_position: MinPosition = None, wait: Wait = 5):
+                      at: ReadAt = None):
     """Every points line of one department, in position order."""
-    schema = schema_for(rt, snapshot)
-    rt.app.department(department_id)  # an unknown department is a 404, not an empty ledger
-    s = await_position(rt, schema, ("ledger",), min_position, wait)
-    items = scores_query.ledger_lines(rt.pool, schema, department_id, q, limit)
+    # An unknown department (unknown at the snapshot's as_of) is a 404, not an empty ledger.
+    at.aggregate(department_id, Department, "department")
+    s = at.reach("ledger")
+    items = scores_query.ledger_lines(rt.pool, at.schema, department_id, q, limit)
     return answer({"items": items}, s.position)
 
 
 @router.get("/revisits/stats", response_model=Rows[RevisitStatsRow], responses=QUERY)
-def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Snapshot = None,
-                  min_position: MinPosition = None, wait: Wait = 5):
+def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, at: ReadAt):
     """Revisits scheduled per period: completed, outcomes, overdue, mean satisfaction."""
-    q.schema = schema_for(rt, snapshot)
-    s = await_position(rt, q.schema, ("followups",), min_position, wait)
-    rows = followups_query.revisit_stats(rt.pool, q, judged_at(rt, snapshot))
+    q.schema = at.schema
+    s = at.reach("followups")
+    rows = followups_query.revisit_stats(rt.pool, q, at.judged_at())
     return answer({"rows": rows}, s.position)
 
 
@@ -146,11 +130,9 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, snapshot: Sna
 def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: IdFilter = None,
                         status: ActionStatus | None = None,
                         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-                        snapshot: Snapshot = None, min_position: MinPosition = None,
-                        wait: Wait = 5):
+                        at: ReadAt = None):
     """Improvement actions, overdue ones flagged."""
-    schema = schema_for(rt, snapshot)
-    s = await_position(rt, schema, ("followups",), min_position, wait)
-    items = followups_query.improvement_actions(rt.pool, schema, judged_at(rt, snapshot),
+    s = at.reach("followups")
+    items = followups_query.improvement_actions(rt.pool, at.schema, at.judged_at(),
                                                 department_id, status, limit)
     return answer({"items": items}, s.position)

@@ -8,18 +8,13 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from csm.domain.thresholds import OVERDUE_SQL
-from csm.projections.query import Slice, fetch, period_sql, rate
+from csm.projections.query import Slice, equal_to, fetch, period_sql, rate
 
 
 def backlog(pool: ConnectionPool, schema: str, now: datetime, department_id: str | None,
             status: str | None, overdue: bool | None, limit: int) -> dict[str, Any]:
     clauses, params = ["status <> 'closed'"], {"now": now, "limit": limit}
-    if department_id:
-        clauses.append("department_id = %(department_id)s")
-        params["department_id"] = department_id
-    if status:
-        clauses.append("status = %(status)s")
-        params["status"] = status
+    equal_to(clauses, params, department_id=department_id or None, status=status or None)
     if overdue is not None:
         clauses.append(OVERDUE_SQL if overdue else f"NOT {OVERDUE_SQL}")
     where = " AND ".join(clauses)
@@ -39,9 +34,7 @@ STATS_GROUPS = {"department_id", "channel", "severity"}
 
 
 def stats(pool: ConnectionPool, q: Slice) -> list[dict[str, Any]]:
-    groups = q.groups(STATS_GROUPS)
-    where, params = q.where("opened_day", STATS_GROUPS)
-    cols = "".join(f', "{g}"' for g in groups)
+    groups, cols, where, params = q.grouped("opened_day", STATS_GROUPS)
     rows = fetch(pool, f"""
         SELECT {period_sql('opened_day')} AS period_start{cols}, count(*) AS received,
                count(first_resolved_at) AS resolved,

@@ -6,15 +6,13 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from csm.projections.query import Slice, fetch, period_sql, rate
+from csm.projections.query import Slice, equal_to, fetch, period_sql, rate
 
 FEEDBACK_GROUPS = {"channel", "kind", "department_id"}
 
 
 def feedback_stats(pool: ConnectionPool, q: Slice) -> list[dict[str, Any]]:
-    groups = q.groups(FEEDBACK_GROUPS)
-    where, params = q.where("day", FEEDBACK_GROUPS)
-    cols = "".join(f', "{g}"' for g in groups)
+    groups, cols, where, params = q.grouped("day", FEEDBACK_GROUPS)
     rows = fetch(pool, f"""
         SELECT {period_sql('day')} AS period_start{cols}, sum(count)::bigint AS count,
                coalesce(sum(count) FILTER (WHERE kind IN ('criticism', 'complaint')), 0)::bigint
@@ -49,10 +47,8 @@ REVISIT_GROUPS = {"department_id", "reason"}
 
 
 def revisit_stats(pool: ConnectionPool, q: Slice, now: datetime) -> list[dict[str, Any]]:
-    groups = q.groups(REVISIT_GROUPS)
-    where, params = q.where("scheduled_day", REVISIT_GROUPS)
+    groups, cols, where, params = q.grouped("scheduled_day", REVISIT_GROUPS)
     params["now"] = now
-    cols = "".join(f', "{g}"' for g in groups)
     rows = fetch(pool, f"""
         SELECT {period_sql('scheduled_day')} AS period_start{cols}, count(*) AS scheduled,
                count(completed_at) AS completed,
@@ -70,12 +66,7 @@ def improvement_actions(pool: ConnectionPool, schema: str, now: datetime,
                         department_id: str | None, status: str | None, limit: int
                         ) -> list[dict[str, Any]]:
     clauses, params = ["TRUE"], {"now": now, "limit": limit}
-    if department_id:
-        clauses.append("department_id = %(department_id)s")
-        params["department_id"] = department_id
-    if status:
-        clauses.append("status = %(status)s")
-        params["status"] = status
+    equal_to(clauses, params, department_id=department_id or None, status=status or None)
     return fetch(pool, f"""
         SELECT *, (status = 'raised' AND due_at < %(now)s) AS overdue
         FROM "{schema}".improvement_actions WHERE {' AND '.join(clauses)}

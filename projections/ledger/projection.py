@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from csm.domain.policy import DEFAULT_RULES
 from csm.domain.thresholds import likert_satisfied
-from csm.projections.base import Projection, State, Writer
+from csm.projections.base import PolicyState, Projection, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
 
@@ -31,16 +31,15 @@ def _default_points() -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerState(State):
-    """What the ledger carries from batch to batch: the points of the policy in force."""
+class LedgerState(PolicyState):
+    """The points of the policy in force."""
     projection: ClassVar[str] = "ledger"
     points: dict[str, Any]
-    policy_version: int
 
 
 def _policy_published(ev: Ev, w: Writer) -> None:
-    w.state = LedgerState(ev.data["rules"].get("points") or _default_points(),
-                          ev.version).as_json()
+    w.state = LedgerState(points=ev.data["rules"].get("points") or _default_points(),
+                          policy_version=ev.version).as_json()
 
 
 def _department_registered(ev: Ev, w: Writer) -> None:
@@ -135,4 +134,4 @@ class Ledger(Projection):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return LedgerState(_default_points(), 0).as_json()
+        return LedgerState(points=_default_points(), policy_version=0).as_json()

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from csm.domain.thresholds import likert_satisfied, nps_detractor, nps_promoter
 from csm.domain.values import item_score
-from csm.projections.base import Projection, State, Writer
+from csm.projections.base import PolicyState, Projection, Writer
 from csm.projections.events import Ev
 from csm.projections.tables import Table
 
@@ -52,16 +52,15 @@ def answer_measures(scale: str, value: int) -> list[int]:
 
 
 @dataclass(frozen=True, slots=True)
-class SatisfactionState(State):
-    """What this projection carries from batch to batch: the dimension weights in force for CSI."""
+class SatisfactionState(PolicyState):
+    """The dimension weights in force for CSI."""
     projection: ClassVar[str] = "satisfaction"
     weights: dict[str, float]
-    policy_version: int
 
 
 def _policy_published(ev: Ev, w: Writer) -> None:
-    w.state = SatisfactionState(ev.data["rules"].get("dimension_weights", {}),
-                                ev.version).as_json()
+    w.state = SatisfactionState(weights=ev.data["rules"].get("dimension_weights", {}),
+                                policy_version=ev.version).as_json()
 
 
 def _answered(ev: Ev, w: Writer) -> None:
@@ -104,4 +103,4 @@ class Satisfaction(Projection):
     )
 
     def initial_state(self) -> dict[str, Any]:
-        return SatisfactionState({}, 0).as_json()
+        return SatisfactionState(weights={}, policy_version=0).as_json()
