@@ -36,6 +36,10 @@ class Reopened(CommandAnswer):
     resolve_due: datetime
 
 
+class Replied(Reopened):
+    """The customer's reply: `resolve_due` as the wait moved it."""
+
+
 class InvitationsSent(CommandAnswer):
     invited: int = Field(description="customers invited now")
     suppressed: int = Field(description="customers not invited: the contact-frequency limit")

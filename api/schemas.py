@@ -133,6 +133,14 @@ class ReopenIn(Timed):
     reason: Text
 
 
+class AwaitCustomerIn(Timed):
+    reason: Text
+
+
+class CustomerRepliedIn(Timed):
+    pass
+
+
 class CloseIn(Timed):
     customer_satisfied: StrictBool | None = None
     satisfaction: Score | None = None

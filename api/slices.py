@@ -19,7 +19,8 @@ from csm.domain.values import ID_PATTERN, SLUG_PATTERN, FeedbackKind, RevisitRea
 from csm.projections.query import GROUPS, Slice
 
 Period = Literal["day", "week", "month", "quarter", "year"]
-ComplaintStatus = Literal["open", "acknowledged", "resolved", "reopened", "closed"]
+ComplaintStatus = Literal["open", "acknowledged", "awaiting_customer", "resolved", "reopened",
+                          "closed"]
 ActionStatus = Literal["raised", "completed", "verified"]
 IdFilter = Annotated[str | None, Query(pattern=ID_PATTERN)]
 SlugFilter = Annotated[str | None, Query(pattern=SLUG_PATTERN)]

@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from csm.api.schemas import (
+    AwaitCustomerIn,
     ComplaintIn,
     CustomerIn,
+    CustomerRepliedIn,
     FeedbackIn,
     ReopenIn,
     ResponseIn,
@@ -25,22 +27,11 @@ from csm.api.schemas import (
 from csm.domain import commands as c
 from csm.domain.fields import Id, Timestamp, storable_text
 
-MessageType = Literal["customer.registered", "feedback.submitted", "complaint.opened",
-                      "complaint.reopened", "survey.answered", "revisit.completed"]
 INBOUND_NS = uuid.UUID("6f1d8a52-3c0e-4d7e-9a55-0c2b6f5e9d11")
 # Printable text: message_id and source are logged and sent back in DLQ headers.
 Label = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200,
                                          pattern=r"^[^\x00-\x1f\x7f]+$"),
                   BeforeValidator(storable_text)]
-
-
-class Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    message_id: Label
-    type: MessageType
-    source: Label
-    occurred_at: Timestamp | None = None
-    payload: dict[str, Any]
 
 
 class ReopenMessage(ReopenIn):
@@ -53,6 +44,14 @@ class AnswerMessage(ResponseIn):
 
 class RevisitDoneMessage(RevisitCompleteIn):
     revisit_id: Id
+
+
+class AwaitCustomerMessage(AwaitCustomerIn):
+    complaint_id: Id
+
+
+class CustomerRepliedMessage(CustomerRepliedIn):
+    complaint_id: Id
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,19 @@ MEANINGS: dict[str, Meaning] = {
     "complaint.reopened": Meaning(ReopenMessage, c.ReopenComplaint, None),
     "survey.answered": Meaning(AnswerMessage, c.AnswerSurvey, "response_id"),
     "revisit.completed": Meaning(RevisitDoneMessage, c.CompleteRevisit, None),
+    "complaint.awaiting_customer": Meaning(AwaitCustomerMessage, c.AwaitCustomer, None),
+    "complaint.customer_replied": Meaning(CustomerRepliedMessage, c.CustomerReplied, None),
 }
+MessageType = Literal[tuple(MEANINGS)]
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: Label
+    type: MessageType
+    source: Label
+    occurred_at: Timestamp | None = None
+    payload: dict[str, Any]
 
 
 def command_for(env: Envelope, now: datetime) -> tuple[BaseModel, c.Command]:

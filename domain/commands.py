@@ -107,6 +107,17 @@ class ResolveComplaint(Timed):
 
 
 @immutable
+class AwaitCustomer(Timed):
+    complaint_id: str
+    reason: str
+
+
+@immutable
+class CustomerReplied(Timed):
+    complaint_id: str
+
+
+@immutable
 class ReopenComplaint(Timed):
     complaint_id: str
     reason: str

@@ -1,17 +1,22 @@
-"""A complaint's lifecycle: open → acknowledged → resolved → closed, with reopen and escalation.
+"""A complaint's lifecycle: open → acknowledged → resolved → closed, with reopen, escalation
+and waits on the customer.
 
-Due times come from the policy in force when the complaint was opened (or
-reopened) and are written into the events, so history never depends on a
-later policy. A late acknowledge/resolve records `complaint.sla_breached`
-just before its own event, once per due time.
+Due times come from the policy in force when they are set (opening, reopen, the customer's
+reply) — its SLA hours on the business calendar of the owning department — and are written
+into the events, so history never depends on a later policy or a recomputed calendar.
+While the complaint awaits the customer the resolve clock stands still: the reply moves
+`resolve_due` later by the open time that passed meanwhile (nothing, if the wait began after
+the due time had passed). A late acknowledge/resolve records `complaint.sla_breached` just
+before its own event, once per due time.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from csm.domain import calendars
 from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent, event_id
 from csm.domain.errors import InvalidInput, InvalidTransition
-from csm.domain.policy import PolicyRules
+from csm.domain.policy import DEFAULT_RULES, PolicyRules
 from csm.domain.thresholds import acknowledge_overdue, resolve_overdue
 from csm.domain.values import MAX_ESCALATION_LEVEL
 
@@ -45,6 +50,7 @@ class Complaint(CsmAggregate):
             c.due_recorded_at = self.timestamp
             c.breached = []
             c.reopen_count = 0
+            c.waiting_since, c.status_before_wait = None, None
 
     class Acknowledged(Event):
         TYPE = "complaint.acknowledged"
@@ -108,6 +114,29 @@ class Complaint(CsmAggregate):
             c.due_recorded_at = self.timestamp
             c.reopen_count += 1
 
+    class AwaitingCustomer(Event):
+        TYPE = "complaint.awaiting_customer"
+        PERSONAL = ("reason",)
+        department_id: str
+        reason: str
+
+        def apply(self, c: "Complaint") -> None:
+            c.status_before_wait, c.status = c.status, "awaiting_customer"
+            c.waiting_since = self.occurred_at
+
+    class CustomerReplied(Event):
+        TYPE = "complaint.customer_replied"
+        department_id: str
+        waiting_since: datetime
+        waited_seconds: float  # the open time that passed while waiting, by which the due moved
+        resolve_due: datetime
+        policy_version: int
+
+        def apply(self, c: "Complaint") -> None:
+            c.status, c.resolve_due = c.status_before_wait, self.resolve_due
+            c.waiting_since, c.status_before_wait = None, None
+            c.due_recorded_at = self.timestamp
+
     class Closed(Event):
         TYPE = "complaint.closed"
         department_id: str
@@ -129,8 +158,9 @@ class Complaint(CsmAggregate):
             customer_id=customer_id, channel=channel, department_id=department_id,
             category=category, severity=severity, description=description,
             high_value=high_value,
-            acknowledge_due=rules.acknowledge_due(severity, high_value, occurred_at),
-            resolve_due=rules.resolve_due(severity, high_value, occurred_at),
+            acknowledge_due=rules.acknowledge_due(severity, high_value, occurred_at,
+                                                  department_id),
+            resolve_due=rules.resolve_due(severity, high_value, occurred_at, department_id),
             policy_version=policy_version, feedback_id=feedback_id)
 
     def acknowledge(self, by: str | None, occurred_at: datetime, now: datetime) -> None:
@@ -158,17 +188,58 @@ class Complaint(CsmAggregate):
         self._record(self.Escalated, now, occurred_at, department_id=self.department_id,
                      reason=reason, level=self.level + 1, cause_event_id=cause_event_id)
 
-    def resolve(self, resolution: str, by: str | None, occurred_at: datetime, now: datetime) -> None:
+    def resolve(self, resolution: str, by: str | None, occurred_at: datetime, now: datetime,
+                rules: PolicyRules = DEFAULT_RULES) -> None:
+        """Resolves; while awaiting the customer, judged against `resolve_due` extended by the
+        wait so far on the calendar of `rules`, the policy in force."""
         self._check_time(occurred_at)
-        if self.status not in ("acknowledged", "reopened"):
+        if self.status not in ("acknowledged", "reopened", "awaiting_customer"):
             hint = " (acknowledge it first)" if self.status == "open" else ""
             raise InvalidTransition(
-                f"complaint '{self.id}' is {self.status}; only an acknowledged or reopened "
-                f"complaint can be resolved{hint}")
-        self._breach_if_late("resolve", self.resolve_due, occurred_at, now)
+                f"complaint '{self.id}' is {self.status}; only an acknowledged, reopened or "
+                f"awaiting_customer complaint can be resolved{hint}")
+        due = self._due_after_wait(rules, occurred_at)[0] if self.waiting_since else \
+            self.resolve_due
+        self._breach_if_late("resolve", due, occurred_at, now)
         self._record(self.Resolved, now, occurred_at, department_id=self.department_id,
-                     resolution=resolution, by=by, resolve_due=self.resolve_due,
-                     on_time=occurred_at <= self.resolve_due)
+                     resolution=resolution, by=by, resolve_due=due, on_time=occurred_at <= due)
+
+    def await_customer(self, reason: str, occurred_at: datetime, now: datetime) -> None:
+        """The resolve clock stops until the customer replies (or the complaint is resolved)."""
+        self._check_time(occurred_at)
+        if self.status not in ("acknowledged", "reopened"):
+            raise InvalidTransition(
+                f"complaint '{self.id}' is {self.status}; only an acknowledged or reopened "
+                "complaint can wait on the customer")
+        self._record(self.AwaitingCustomer, now, occurred_at, department_id=self.department_id,
+                     reason=reason)
+
+    def customer_replied(self, rules: PolicyRules, policy_version: int, occurred_at: datetime,
+                         now: datetime) -> None:
+        """The clock runs again; `resolve_due` moves later by the open time spent waiting."""
+        self._check_time(occurred_at)
+        if self.status != "awaiting_customer":
+            raise InvalidTransition(
+                f"complaint '{self.id}' is {self.status}; only a complaint awaiting the "
+                "customer can take the customer's reply")
+        if occurred_at < self.waiting_since:
+            raise InvalidInput(
+                f"occurred_at {occurred_at.isoformat()} lies before complaint '{self.id}' began "
+                f"to wait on the customer ({self.waiting_since.isoformat()})",
+                loc=("occurred_at",))
+        due, waited = self._due_after_wait(rules, occurred_at)
+        self._record(self.CustomerReplied, now, occurred_at, department_id=self.department_id,
+                     waiting_since=self.waiting_since, waited_seconds=waited.total_seconds(),
+                     resolve_due=due, policy_version=policy_version)
+
+    def _due_after_wait(self, rules: PolicyRules, until: datetime) -> tuple[datetime, timedelta]:
+        """`resolve_due` moved by the open time from the start of the wait to `until` (on the
+        calendar in force now), and that time; a wait begun after the due changes nothing."""
+        if self.waiting_since >= self.resolve_due or until <= self.waiting_since:
+            return self.resolve_due, timedelta(0)
+        calendar = rules.calendar(self.severity, self.department_id)
+        waited = calendars.open_between(calendar, self.waiting_since, until)
+        return calendars.add(calendar, self.resolve_due, waited), waited
 
     def reopen(self, reason: str, rules: PolicyRules, policy_version: int,
                occurred_at: datetime, now: datetime) -> None:
@@ -179,7 +250,8 @@ class Complaint(CsmAggregate):
                 "can be reopened")
         self._record(self.Reopened, now, occurred_at, department_id=self.department_id,
                      customer_id=self.customer_id, reason=reason,
-                     resolve_due=rules.resolve_due(self.severity, self.high_value, occurred_at),
+                     resolve_due=rules.resolve_due(self.severity, self.high_value, occurred_at,
+                                                   self.department_id),
                      policy_version=policy_version)
 
     def close(self, customer_satisfied: bool | None, satisfaction: int | None,

@@ -18,6 +18,8 @@ class CsmApplication(ComplaintHandlers, SurveyHandlers):
         c.EscalateComplaint: ComplaintHandlers.escalate_complaint,
         c.ResolveComplaint: ComplaintHandlers.resolve_complaint,
         c.ReopenComplaint: ComplaintHandlers.reopen_complaint,
+        c.AwaitCustomer: ComplaintHandlers.await_customer,
+        c.CustomerReplied: ComplaintHandlers.customer_replied,
         c.CloseComplaint: ComplaintHandlers.close_complaint,
         c.InviteAfterClosure: ComplaintHandlers.invite_after_closure,
         c.RecordMissedDeadlines: ComplaintHandlers.record_missed_deadlines,

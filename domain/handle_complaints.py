@@ -82,8 +82,17 @@ class ComplaintHandlers(CoreHandlers):
     def resolve_complaint(self, cmd: c.ResolveComplaint) -> Recorded:
         rules, _ = self.policy()
         return self._change(
-            cmd, lambda x: x.resolve(cmd.resolution, cmd.by, cmd.occurred_at, cmd.now),
+            cmd, lambda x: x.resolve(cmd.resolution, cmd.by, cmd.occurred_at, cmd.now, rules),
             then=lambda x: revisit_after_resolution(x, rules, cmd.occurred_at, cmd.now))
+
+    def await_customer(self, cmd: c.AwaitCustomer) -> Recorded:
+        return self._change(cmd, lambda x: x.await_customer(cmd.reason, cmd.occurred_at, cmd.now))
+
+    def customer_replied(self, cmd: c.CustomerReplied) -> Recorded:
+        rules, version = self.policy()
+        return self._change(
+            cmd, lambda x: x.customer_replied(rules, version, cmd.occurred_at, cmd.now),
+            extra=lambda x: {"resolve_due": x.resolve_due.isoformat()})
 
     def reopen_complaint(self, cmd: c.ReopenComplaint) -> Recorded:
         rules, version = self.policy()

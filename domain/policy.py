@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from csm.domain import calendars
 from csm.domain.base import CsmAggregate, CsmCreated, CsmEvent
+from csm.domain.calendars import Calendar
 from csm.domain.fields import WHOLE_NUMBER, Id, Slug
 from csm.domain.values import SEVERITIES, Severity
 
@@ -89,6 +91,29 @@ class PolicyRules(BaseModel):
         # pydantic states the slug as patternProperties, which alone admit any other name.
         json_schema_extra={"additionalProperties": False})
     followups: Followups = Field(default_factory=Followups)
+    # Business calendars (csm.domain.calendars); without one, SLA hours count around the clock.
+    calendars: dict[Id, Calendar] = Field(default_factory=dict, max_length=100)
+    sla_calendar: Id | None = None
+    department_calendars: dict[Id, Id] = Field(default_factory=dict, max_length=100_000)
+    around_the_clock: list[Severity] = Field(default_factory=lambda: ["critical"], max_length=4)
+
+    @field_validator("around_the_clock")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("around_the_clock names a severity twice")
+        return v
+
+    @model_validator(mode="after")
+    def _calendars_named_exist(self) -> "PolicyRules":
+        named = [("sla_calendar", self.sla_calendar)] + [
+            (f"department_calendars.{d}", c) for d, c in self.department_calendars.items()]
+        for where, name in named:
+            if name is not None and name not in self.calendars:
+                known = ", ".join(sorted(self.calendars)) or "none"
+                raise ValueError(f"{where} names the calendar {name!r}, which calendars does not "
+                                 f"define (defined: {known})")
+        return self
 
     @field_validator("sla_hours")
     @classmethod
@@ -110,11 +135,26 @@ class PolicyRules(BaseModel):
         f = self.high_value_factor
         return SlaHours(acknowledge=hours.acknowledge * f, resolve=hours.resolve * f)
 
-    def acknowledge_due(self, severity: str, high_value: bool, since: datetime) -> datetime:
-        return since + timedelta(hours=self._hours(severity, high_value).acknowledge)
+    def calendar(self, severity: str, department_id: str | None) -> Calendar | None:
+        """The calendar SLA hours count in for this severity and owning department (None:
+        around the clock)."""
+        if severity in self.around_the_clock:
+            return None
+        name = self.department_calendars.get(department_id, self.sla_calendar) \
+            if department_id is not None else self.sla_calendar
+        return self.calendars[name] if name is not None else None
 
-    def resolve_due(self, severity: str, high_value: bool, since: datetime) -> datetime:
-        return since + timedelta(hours=self._hours(severity, high_value).resolve)
+    def acknowledge_due(self, severity: str, high_value: bool, since: datetime,
+                        department_id: str | None = None) -> datetime:
+        hours = self._hours(severity, high_value).acknowledge
+        return calendars.add(self.calendar(severity, department_id), since,
+                             timedelta(hours=hours))
+
+    def resolve_due(self, severity: str, high_value: bool, since: datetime,
+                    department_id: str | None = None) -> datetime:
+        hours = self._hours(severity, high_value).resolve
+        return calendars.add(self.calendar(severity, department_id), since,
+                             timedelta(hours=hours))
 
 
 DEFAULT_RULES = PolicyRules()

@@ -1,15 +1,26 @@
-"""Complaints: open, acknowledge, assign, escalate, resolve, reopen, close; state and timeline."""
+"""Complaints: open, acknowledge, assign, escalate, await the customer and the reply, resolve,
+reopen, close; state and timeline."""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from csm.api.answers import ComplaintOpened, ComplaintRecord, Escalated, Reopened
+from csm.api.answers import ComplaintOpened, ComplaintRecord, Escalated, Reopened, Replied
 from csm.api.command_routes import CommandRoute, add_command_routes
 from csm.api.consistency import Snapshot, aggregate_in
 from csm.api.deps import Caller, RuntimeDep, allow
 from csm.api.openapi import RECORD
 from csm.api.path_ids import PathId
-from csm.api.schemas import AcknowledgeIn, AssignIn, CloseIn, ComplaintIn, EscalateIn, ReopenIn, ResolveIn
+from csm.api.schemas import (
+    AcknowledgeIn,
+    AssignIn,
+    AwaitCustomerIn,
+    CloseIn,
+    ComplaintIn,
+    CustomerRepliedIn,
+    EscalateIn,
+    ReopenIn,
+    ResolveIn,
+)
 from csm.api.timeline import public_event
 from csm.domain import commands as c
 from csm.domain.complaint import Complaint
@@ -38,6 +49,13 @@ add_command_routes(router, [
                  ("channel", "agent"),
                  "The customer rejects the resolution: reopen with a new resolve due time.",
                  answer=Reopened),
+    CommandRoute("await_customer", "/{complaint_id}/await-customer", c.AwaitCustomer,
+                 AwaitCustomerIn, ("agent",),
+                 "Wait on the customer: the resolve clock stands still until the reply."),
+    CommandRoute("customer_replied", "/{complaint_id}/customer-replied", c.CustomerReplied,
+                 CustomerRepliedIn, ("channel", "agent"),
+                 "The customer replied: the clock runs again, resolve_due moved later by the "
+                 "open time spent waiting.", answer=Replied, optional_body=True),
     CommandRoute("close", "/{complaint_id}/close", c.CloseComplaint, CloseIn, ("agent",),
                  "Close a resolved complaint, with the customer's satisfaction.",
                  optional_body=True),

@@ -21,7 +21,8 @@ COMPLAINTS = Table("complaints", (
     ("resolutions", "int"), ("reopened", "int"), ("escalations", "int"), ("breaches", "int"),
     ("acknowledge_breached", "boolean"), ("resolve_breached_due", "timestamptz"),
     ("closed_at", "timestamptz"), ("customer_satisfied", "boolean"), ("satisfaction", "int"),
-    ("feedback_id", "text"), ("policy_version", "int"), ("last_position", "bigint")),
+    ("feedback_id", "text"), ("policy_version", "int"), ("awaiting_since", "timestamptz"),
+    ("waits", "int"), ("waited_hours", "float8"), ("last_position", "bigint")),
     key=("complaint_id",), kind="row",
     indexes=(("opened_day",), ("status",), ("department_id",)))
 
@@ -38,7 +39,8 @@ def _opened(ev: Ev, w: Writer) -> None:
         "resolve_due": d["resolve_due"], "resolutions": 0, "reopened": 0,
         "escalations": 0, "breaches": 0, "acknowledge_breached": False,
         "feedback_id": d.get("feedback_id"),
-        "policy_version": d["policy_version"], "last_position": ev.position})
+        "policy_version": d["policy_version"], "waits": 0, "waited_hours": 0.0,
+        "last_position": ev.position})
 
 
 def _acknowledged(row: Row, ev: Ev) -> None:
@@ -61,7 +63,28 @@ def _breached(row: Row, ev: Ev) -> None:
         row["resolve_breached_due"] = ev.data["due"]
 
 
+def _end_wait(row: Row, ev: Ev) -> None:
+    """A wait on the customer ends (reply or resolution): its wall-clock hours add up."""
+    since = row.get("awaiting_since")
+    if since is not None:
+        hours = (ev.occurred_at - since).total_seconds() / 3600
+        row["waited_hours"] = (row.get("waited_hours") or 0.0) + hours
+        row["awaiting_since"] = None
+
+
+def _awaiting(row: Row, ev: Ev) -> None:
+    row["status"], row["awaiting_since"] = "awaiting_customer", ev.occurred_at
+    row["waits"] = (row.get("waits") or 0) + 1
+
+
+def _replied(row: Row, ev: Ev) -> None:
+    _end_wait(row, ev)
+    row["status"] = "reopened" if row["reopened"] else "acknowledged"
+    row["resolve_due"] = ev.data["resolve_due"]
+
+
 def _resolved(row: Row, ev: Ev) -> None:
+    _end_wait(row, ev)
     row["status"], row["resolutions"] = "resolved", row["resolutions"] + 1
     if row.get("first_resolved_at") is None:
         row["first_resolved_at"], row["first_resolve_due"] = ev.occurred_at, ev.data["resolve_due"]
@@ -84,7 +107,8 @@ ROW_CHANGES: dict[str, Callable[[Row, Ev], None]] = {
     "complaint.acknowledged": _acknowledged, "complaint.assigned": _assigned,
     "complaint.escalated": _escalated, "complaint.sla_breached": _breached,
     "complaint.resolved": _resolved, "complaint.reopened": _reopened,
-    "complaint.closed": _closed,
+    "complaint.closed": _closed, "complaint.awaiting_customer": _awaiting,
+    "complaint.customer_replied": _replied,
 }
 
 
@@ -98,7 +122,7 @@ def _changed(ev: Ev, w: Writer) -> None:
 
 class Complaints(Projection):
     name = "complaints"
-    version = 1
+    version = 2
     tables = (COMPLAINTS,)
     changes = {"complaint.opened": _opened, **dict.fromkeys(ROW_CHANGES, _changed)}
     handles = frozenset(changes)

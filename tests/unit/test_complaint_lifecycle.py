@@ -169,7 +169,7 @@ def test_resolving_a_resolved_or_closed_complaint_is_refused(status):
     c = complaint_in(status)
 
     with pytest.raises(InvalidTransition,
-                       match=f"is {status}; only an acknowledged or reopened complaint can be resolved$"):
+                       match=f"is {status}; only an acknowledged, reopened or awaiting_customer complaint can be resolved$"):
         c.resolve("Refund", None, at(20), at(20))
     assert recorded(c) == [] and c.status == status
 

@@ -40,7 +40,8 @@ def test_an_opened_complaint_is_an_open_row_with_its_due_times():
         "first_resolve_due": None, "resolved_within_sla": None, "resolutions": 0, "reopened": 0,
         "escalations": 0, "breaches": 0, "acknowledge_breached": False,
         "resolve_breached_due": None, "closed_at": None, "customer_satisfied": None,
-        "satisfaction": None, "feedback_id": "fb-1", "policy_version": 3, "last_position": 1}
+        "satisfaction": None, "feedback_id": "fb-1", "policy_version": 3,
+        "awaiting_since": None, "waits": 0, "waited_hours": 0.0, "last_position": 1}
 
 
 def test_a_high_value_customers_complaint_has_halved_due_times():

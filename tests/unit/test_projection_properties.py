@@ -156,7 +156,9 @@ class World:
             if c.status == "open":
                 options += ["acknowledge"] * 3
             if c.status in ("acknowledged", "reopened"):
-                options += ["resolve"] * 3
+                options += ["resolve"] * 3 + ["await"]
+            if c.status == "awaiting_customer":
+                options += ["reply"] * 2 + ["resolve"]
             if c.status not in ("resolved", "closed"):
                 options.append("assign")
                 if c.level < 3:
@@ -169,7 +171,11 @@ class World:
             if action == "acknowledge":
                 c.acknowledge("agent", t, t)
             elif action == "resolve":
-                c.resolve("fixed", "agent", t, t)
+                c.resolve("fixed", "agent", t, t, self.rules)
+            elif action == "await":
+                c.await_customer("photos, please", t, t)
+            elif action == "reply":
+                c.customer_replied(self.rules, self.version, t, t)
             elif action == "assign":
                 c.assign(r.pick(self.departments), r.pick(("li", "wu")), t, t)
             elif action == "escalate":
@@ -363,7 +369,8 @@ def expected_complaints(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]:
             streams[ev.stream_id].append(ev)
     status_after = {"complaint.opened": "open", "complaint.acknowledged": "acknowledged",
                     "complaint.resolved": "resolved", "complaint.reopened": "reopened",
-                    "complaint.closed": "closed"}
+                    "complaint.closed": "closed",
+                    "complaint.awaiting_customer": "awaiting_customer"}
     rows = []
     for cid, evs in streams.items():
         opened = evs[0]
@@ -377,6 +384,18 @@ def expected_complaints(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]:
         acknowledged, closed = of("complaint.acknowledged"), of("complaint.closed")
         first = resolved[0] if resolved else None
         last_close = closed[-1] if closed else None
+        statuses, waits, waited, since = [], 0, 0.0, None
+        for e in evs:
+            if e.type == "complaint.awaiting_customer":
+                waits, since = waits + 1, e.occurred_at
+            elif e.type in ("complaint.customer_replied", "complaint.resolved") and since:
+                waited, since = waited + (e.occurred_at - since).total_seconds() / 3600, None
+            if e.type == "complaint.customer_replied":
+                statuses.append(statuses[-2])  # back to the state before the wait
+            elif e.type in status_after:
+                statuses.append(status_after[e.type])
+        dues = [e.data["resolve_due"] for e in evs
+                if e.type in ("complaint.reopened", "complaint.customer_replied")]
         rows.append({
             "complaint_id": cid,
             "department_id": assigned[-1].data["department_id"] if assigned else d["department_id"],
@@ -384,11 +403,11 @@ def expected_complaints(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]:
             "handler": assigned[-1].data["handler"] if assigned else None,
             "customer_id": d["customer_id"], "channel": d["channel"], "category": d["category"],
             "severity": d["severity"], "high_value": d["high_value"],
-            "status": [status_after[e.type] for e in evs if e.type in status_after][-1],
+            "status": statuses[-1],
             "escalation_level": escalated[-1].data["level"] if escalated else 0,
             "opened_at": opened.occurred_at, "opened_day": local_day(opened, zone),
             "acknowledge_due": d["acknowledge_due"],
-            "resolve_due": reopened[-1].data["resolve_due"] if reopened else d["resolve_due"],
+            "resolve_due": dues[-1] if dues else d["resolve_due"],
             "acknowledged_at": acknowledged[-1].occurred_at if acknowledged else None,
             "first_resolved_at": first.occurred_at if first else None,
             "first_resolve_due": first.data["resolve_due"] if first else None,
@@ -405,6 +424,7 @@ def expected_complaints(events: list[Ev], zone: ZoneInfo) -> tuple[dict, dict]:
             "customer_satisfied": last_close.data["customer_satisfied"] if last_close else None,
             "satisfaction": last_close.data["satisfaction"] if last_close else None,
             "feedback_id": d["feedback_id"], "policy_version": d["policy_version"],
+            "awaiting_since": since, "waits": waits, "waited_hours": waited,
             "last_position": evs[-1].position})
     return {"complaints": rows}, {}
 
@@ -577,6 +597,8 @@ def test_the_generator_reaches_every_event_type_and_the_tricky_paths():
             tricky["late resolution"] += e.type == "complaint.resolved" and not d["on_time"]
             tricky["closed without satisfied flag"] += (
                 e.type == "complaint.closed" and d["customer_satisfied"] is None)
+            tricky["reply that moved the due"] += (
+                e.type == "complaint.customer_replied" and d["waited_seconds"] > 0)
     handled = set().union(*(p.handles for p, _ in ORACLES))
     assert handled <= set(types), handled - set(types)
-    assert all(tricky.values()) and len(tricky) == 9, tricky
+    assert all(tricky.values()) and len(tricky) == 10, tricky
