@@ -127,13 +127,16 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def add(calendar: Calendar | None, start: datetime, duration: timedelta) -> datetime:
-    """The instant at which `duration` of open time has passed since `start`."""
+    """The instant at which `duration` of open time has passed since `start`, at the UTC
+    offset `start` was given in."""
     if calendar is None:
         return start + duration
+    if duration <= timedelta(0):
+        return start  # no open time to pass: the due stays where it is
     left = duration
     for span_start, span_end in _spans_from(calendar, start):
         if span_start + left <= span_end:
-            return span_start + left
+            return (span_start + left).astimezone(start.tzinfo)
         left -= span_end - span_start
     raise ValueError(f"no due time within {HORIZON_DAYS // 366} years on this calendar")
 
