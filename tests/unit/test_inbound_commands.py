@@ -38,3 +38,14 @@ def test_the_envelope_time_is_when_the_command_occurred_unless_the_payload_says(
 def test_a_payload_the_http_body_would_refuse_is_refused():
     with pytest.raises(ValidationError):
         command_for(envelope("complaint.reopened", {"reason": "no target"}), T0)
+
+
+def test_channels_can_say_the_complaint_waits_on_the_customer_and_that_the_customer_replied():
+    _, waits = command_for(envelope("complaint.awaiting_customer",
+                                    {"complaint_id": "c-1", "reason": "photos"},
+                                    at(-2).isoformat()), T0)
+    _, replied = command_for(envelope("complaint.customer_replied", {"complaint_id": "c-1"},
+                                      at(-1).isoformat()), T0)
+    assert waits == c.AwaitCustomer(complaint_id="c-1", reason="photos", occurred_at=at(-2),
+                                    now=T0)
+    assert replied == c.CustomerReplied(complaint_id="c-1", occurred_at=at(-1), now=T0)
