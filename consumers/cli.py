@@ -1,5 +1,5 @@
 """The `csm` command line: serve, api, project, relay, inbound, deadlines, rebuild, verify,
-grant-bi, dlq replay, kafka."""
+grant-bi, dlq replay, kafka, calendar-days."""
 from __future__ import annotations
 
 import contextlib
@@ -328,3 +328,29 @@ def grant_bi(role: str, password: str | None) -> None:
     finally:
         runtime.close()
     click.echo(f"role {role!r} can read schema csm_read (tables and views) and nothing else")
+
+
+def _hours(_ctx, _param, value: str) -> list[list[str]]:
+    intervals = [part.split("-") for part in value.split(",")]
+    if not all(len(i) == 2 and all(i) for i in intervals):
+        raise click.BadParameter(f"{value!r} is not HH:MM-HH:MM[,HH:MM-HH:MM]")
+    return intervals
+
+
+@main.command("calendar-days")
+@click.option("--country", required=True, help="ISO 3166 code; CN includes make-up workdays.")
+@click.option("--year", required=True, type=click.IntRange(1900, 9999))
+@click.option("--subdivision", default=None, help="A state or province, where the country has "
+                                                  "its own holidays there.")
+@click.option("--hours", "workday", default="09:00-18:00", show_default=True, callback=_hours,
+              help="The open hours of a make-up working day.")
+def calendar_days(country: str, year: int, subdivision: str | None,
+                  workday: list[list[str]]) -> None:
+    """Print a year's holidays (and China's make-up workdays) as a calendar's `days`."""
+    from csm.infra.holiday_days import holiday_days
+    try:
+        days = holiday_days(country, year, workday, subdivision)
+    except (NotImplementedError, ValueError, KeyError) as exc:
+        raise click.ClickException(str(exc) or f"no holidays known for {country!r}") from None
+    lines = [f"  {json.dumps(day)}: {json.dumps(days[day])}" for day in sorted(days)]
+    click.echo("{\n" + ",\n".join(lines) + "\n}")
