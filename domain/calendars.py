@@ -56,7 +56,8 @@ class Calendar(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     time_zone: str = Field(max_length=64)
     hours: dict[Weekday, Intervals]
-    days: dict[DateKey, Intervals] = Field(default_factory=dict, max_length=20_000)
+    days: dict[DateKey, Intervals] = Field(default_factory=dict, max_length=20_000,
+                                           json_schema_extra={"additionalProperties": False})
     _spans: dict[date, list[tuple[datetime, datetime]]] = PrivateAttr(default_factory=dict)
 
     @field_validator("time_zone")

@@ -23,6 +23,8 @@ Weight = Annotated[float, Field(ge=0, le=1000)]
 # A JSON object keyed by severity needs every one of them; the schema says so too.
 EVERY_SEVERITY = Field(json_schema_extra={"required": list(SEVERITIES)})
 # Strict: a number is a JSON number, a flag a JSON boolean, never a string that reads as one.
+# pydantic states a key pattern as patternProperties, which alone admit any other name.
+ONLY_PATTERN_KEYS = {"additionalProperties": False}
 RULES_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
@@ -88,13 +90,14 @@ class PolicyRules(BaseModel):
     points: Points = Field(default_factory=Points)
     dimension_weights: dict[Slug, Weight] = Field(
         default_factory=dict, max_length=1000,
-        # pydantic states the slug as patternProperties, which alone admit any other name.
-        json_schema_extra={"additionalProperties": False})
+        json_schema_extra=ONLY_PATTERN_KEYS)
     followups: Followups = Field(default_factory=Followups)
     # Business calendars (csm.domain.calendars); without one, SLA hours count around the clock.
-    calendars: dict[Id, Calendar] = Field(default_factory=dict, max_length=100)
+    calendars: dict[Id, Calendar] = Field(default_factory=dict, max_length=100,
+                                          json_schema_extra=ONLY_PATTERN_KEYS)
     sla_calendar: Id | None = None
-    department_calendars: dict[Id, Id] = Field(default_factory=dict, max_length=100_000)
+    department_calendars: dict[Id, Id] = Field(default_factory=dict, max_length=100_000,
+                                               json_schema_extra=ONLY_PATTERN_KEYS)
     around_the_clock: list[Severity] = Field(default_factory=lambda: ["critical"], max_length=4)
 
     @field_validator("around_the_clock")
