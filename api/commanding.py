@@ -25,6 +25,6 @@ def record(rt: Runtime, caller: Caller, key: str | None, request: Request,
     """Handles the command `kind` built from the body (and `given` fields) once per key."""
     command = from_body(kind, body, now, **given)
     payload = body.model_dump(mode="json") if body is not None else None
-    answer = run_once(rt.pool, rt.app, caller.scope, key, f"{request.method} {request.url.path}",
-                      payload, command)
+    answer = run_once(rt.pool, rt.commands, caller.scope, key,
+                      f"{request.method} {request.url.path}", payload, command)
     return JSONResponse(answer, status_code=201)

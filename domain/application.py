@@ -67,12 +67,12 @@ class CoreHandlers(Application[str]):
         handler = self.HANDLERS[type(command)]
         if self.uow is not None:
             recorded = handler(self, command)
-            self.uow.steps.extend(_bound(in_transaction, recorded))
+            self.uow.steps.extend(bound_steps(in_transaction, recorded))
             return recorded
         for _ in range(UPDATE_ATTEMPTS):
             with self._unit() as uow:
                 recorded = handler(self, command)
-                uow.steps.extend(_bound(in_transaction, recorded))
+                uow.steps.extend(bound_steps(in_transaction, recorded))
                 try:
                     position = self.flush(uow)
                 except IntegrityError:
@@ -103,14 +103,20 @@ class CoreHandlers(Application[str]):
 
     def flush(self, uow: UnitOfWork) -> int | None:
         """Records every pending event of the unit in one transaction; the last position."""
+        recordings = self.record(uow)
+        return recordings[-1].notification.id if recordings else None
+
+    def record(self, uow: UnitOfWork) -> list[Any]:
+        """Records every pending event of the unit, in the order of `uow.events()`, with its
+        steps in one transaction; the library's recordings (event, notification) in order."""
         pending = uow.pending()
         if not pending:
-            return None
-        events = [e for a in pending for e in a.pending_events]
+            return []
+        events = uow.events()
         self.prepare_save(pending)
         recordings = self.save(*pending, hooks=[*uow.steps, *self.recording_steps(events)])
         self.recorded(events)
-        return recordings[-1].notification.id if recordings else None
+        return recordings
 
     def prepare_save(self, aggregates: list[Any]) -> None:
         """Called before a unit is saved (the infrastructure may warm caches)."""
@@ -210,6 +216,11 @@ class CoreHandlers(Application[str]):
                            about="the policy")
 
 
-def _bound(steps: Sequence[AnswerStep], recorded: Recorded) -> list[Step]:
+def bound_steps(steps: Sequence[AnswerStep], recorded: Recorded,
+                only: Sequence[int] | None = None) -> list[Step]:
+    """Steps with the command's answer bound; `only`: the indexes of the command's own
+    events among those the transaction records (when it records other commands' too)."""
     answer = {"id": recorded.id, **recorded.extra}
-    return [lambda curs, ids, h=h: h(curs, ids, answer) for h in steps]
+    if only is None:
+        return [lambda curs, ids, h=h: h(curs, ids, answer) for h in steps]
+    return [lambda curs, ids, h=h: h(curs, [ids[i] for i in only], answer) for h in steps]

@@ -47,3 +47,14 @@ class UnitOfWork:
 
     def pending(self) -> list[Any]:
         return [a for a in self.identity.values() if a.pending_events]
+
+    def events(self) -> list[Any]:
+        """Every pending event, in the order they are recorded."""
+        return [e for a in self.pending() for e in a.pending_events]
+
+    def pending_counts(self) -> dict[str, int]:
+        return {a.id: len(a.pending_events) for a in self.identity.values()}
+
+    def events_since(self, counts: dict[str, int]) -> list[Any]:
+        """The events made since `pending_counts()` gave `counts`."""
+        return [e for a in self.identity.values() for e in a.pending_events[counts.get(a.id, 0):]]

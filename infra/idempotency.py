@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
 from csm.domain.errors import AlreadyExists, ConcurrentChange
+from csm.infra.group_commit import GroupCommit
 
 
 class IdempotencyMismatch(Exception):
@@ -65,9 +66,10 @@ def remember_all(scope: str, entries: list[tuple[str, str, dict[str, Any]]]):
     return hook
 
 
-def run_once(pool: ConnectionPool, app: CsmApplication, scope: str, key: str | None,
-             route: str, body: Any, command: Command) -> dict[str, Any]:
-    """Handles the command unless (scope, key) ran before; answers what it answered then."""
+def run_once(pool: ConnectionPool, app: CsmApplication | GroupCommit, scope: str,
+             key: str | None, route: str, body: Any, command: Command) -> dict[str, Any]:
+    """Handles the command (by the application, or with others by group commit) unless
+    (scope, key) ran before; answers what it answered then."""
     return once(pool, scope, key, route, body,
                 lambda steps: app.handle(command, in_transaction=steps))
 

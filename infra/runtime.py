@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from csm.infra.checkpointer import cover_unsealed_events
 from csm.infra.database import EmbeddedPostgres, eventsourcing_env, open_pool
 from csm.infra.event_store import PostgresCsm
+from csm.infra.group_commit import GroupCommit
 from csm.infra.part_status import Heartbeat, PartStatus, ensure_health_tables
 from csm.infra.personal_data import PersonalKeys
 from csm.infra.schema import ensure_schema
@@ -33,6 +34,11 @@ class Runtime:
     projectors: object | None = None
     heartbeat: Heartbeat | None = None
     audit: AuditKeys | None = None
+    commands: GroupCommit | None = None  # where the API hands its commands (group commit)
+
+    def __post_init__(self) -> None:
+        if self.commands is None:
+            self.commands = GroupCommit(self.app)
 
     def part(self, name: str) -> PartStatus:
         """The status of a long-running part of this process, written as a heartbeat."""
@@ -53,6 +59,7 @@ class Runtime:
     def close(self) -> None:
         for stop in reversed(self.stoppers):
             stop()
+        self.commands.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.app.close()

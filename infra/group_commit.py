@@ -1,0 +1,125 @@
+"""Group commit: commands that arrive together are recorded in one transaction.
+
+Each caller hands its command to `handle` and waits. One thread takes what has queued up
+meanwhile, decides the commands one after another in one unit of work (each sees what the
+ones before it changed, as if they had come one by one) and records all their events,
+idempotency records and other steps in one transaction: one round of locks, one fsync. A
+command a rule refuses is refused alone, and its neighbours go on. Each answer carries the
+position of the command's own last event; each step sees only its command's positions.
+
+When the shared transaction cannot commit — a stream changed by another process, an id
+taken meanwhile, an idempotency key recorded by a racing request, the store away — nothing
+of it is recorded and every command of the group is handled again on its own, by
+`app.handle` in its caller's thread, with its own retries and its own error.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+
+import structlog
+
+from csm.domain.application import AnswerStep, NothingToRecord, Recorded, bound_steps
+from csm.domain.commands import Command
+from csm.domain.csm import CsmApplication
+
+log = structlog.get_logger()
+MAX_GROUP = 256
+
+
+class _Waiting:
+    __slots__ = ("command", "steps", "done", "result", "error", "alone")
+
+    def __init__(self, command: Command, steps: Sequence[AnswerStep]):
+        self.command, self.steps = command, steps
+        self.done = threading.Event()
+        self.result: Recorded | None = None
+        self.error: BaseException | None = None
+        self.alone = False
+
+
+class _NotClean(Exception):
+    """A command was refused after it had changed an aggregate of the shared unit."""
+
+
+class GroupCommit:
+    def __init__(self, app: CsmApplication, max_group: int = MAX_GROUP):
+        self.app, self.max_group = app, max_group
+        self.waiting: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def handle(self, command: Command, in_transaction: Sequence[AnswerStep] = ()) -> Recorded:
+        """Decides and records the command with whatever arrives with it; its own answer."""
+        self._start()
+        w = _Waiting(command, in_transaction)
+        self.waiting.put(w)
+        w.done.wait()
+        if w.alone:
+            return self.app.handle(command, in_transaction=in_transaction)
+        if w.error is not None:
+            raise w.error
+        assert w.result is not None
+        return w.result
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.waiting.put(None)
+            self.thread.join(timeout=10)
+
+    def _start(self) -> None:
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._run, name="csm-group-commit",
+                                                   daemon=True)
+                    self.thread.start()
+
+    def _run(self) -> None:
+        while (first := self.waiting.get()) is not None:
+            group = [first]
+            while len(group) < self.max_group:
+                try:
+                    more = self.waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.waiting.put(None)  # stop once this group is done
+                    break
+                group.append(more)
+            try:
+                if len(group) == 1:
+                    first.alone = True  # nothing to share: the plain path, with its retries
+                else:
+                    self._record(group)
+            except Exception as exc:  # noqa: BLE001 - each command goes again on its own
+                log.debug("group_commit_split", commands=len(group), error=type(exc).__name__)
+                for w in group:
+                    w.alone, w.error, w.result = True, None, None
+            for w in group:
+                w.done.set()
+
+    def _record(self, group: list[_Waiting]) -> None:
+        app, decided = self.app, []
+        with app.batch() as uow:
+            for w in group:
+                before = uow.pending_counts()
+                try:
+                    recorded = app.handle(w.command)  # inside the unit: decides, records not
+                except Exception as exc:  # noqa: BLE001 - a refusal is this command's answer
+                    if uow.events_since(before):
+                        raise _NotClean() from exc
+                    w.error = exc
+                    continue
+                decided.append((w, recorded, uow.events_since(before)))
+            order = {id(e): i for i, e in enumerate(uow.events())}
+            for w, recorded, events in decided:
+                uow.steps.extend(bound_steps(w.steps, recorded, [order[id(e)] for e in events]))
+            positions = [r.notification.id for r in app.record(uow)]
+        for w, recorded, events in decided:
+            if not events:
+                w.error = NothingToRecord(recorded.id)
+                continue
+            last = max(positions[order[id(e)]] for e in events)
+            w.result = Recorded(recorded.id, last, recorded.extra)
