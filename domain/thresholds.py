@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-# A complaint awaits its acknowledgement while open, its resolution until resolved.
+# A complaint awaits its acknowledgement while open, its resolution until resolved — but
+# not while it waits on the customer (`awaiting_customer`): that clock stands still.
 AWAITING_ACKNOWLEDGE = ("open",)
 AWAITING_RESOLVE = ("open", "acknowledged", "reopened")
 
