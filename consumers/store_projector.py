@@ -20,6 +20,9 @@ from csm.projections.rebuild import ensure_read_models
 from csm.projections.runner import Runner
 
 log = structlog.get_logger()
+# Woken by an event, the tail waits this long before it reads: under load one batch then
+# applies many commands' events instead of one transaction per command.
+GATHER_SECONDS = 0.01
 
 
 class ProjectorService:
@@ -81,5 +84,6 @@ def tail(runner: Runner, stop: threading.Event, wake: threading.Event, status: A
                 status.failed("store", describe_error(exc))
             stop.wait(backoff(troubled))
             continue
-        wake.wait(poll)
+        if wake.wait(poll):
+            stop.wait(GATHER_SECONDS)  # let the events of commands arriving together gather
         wake.clear()
