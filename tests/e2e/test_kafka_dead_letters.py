@@ -17,7 +17,11 @@ from bench.stack import LiveServer, new_database
 from bench.inbound_messages import envelope, inbound_producer
 from bench.processes import CSM, part_env
 from bench.topics import Topics
-from tests.kafka_fixtures import consume_all, header, kafka_broker, kafka_settings, progress  # noqa: F401  (kafka_broker: the session fixture)
+from csm.consumers.kafka_io import header
+from tests.events_topic import consume_all
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
+from tests.kafka_progress import progress
 
 
 def registration(tag: str, n: int) -> tuple[str, bytes]:

@@ -23,7 +23,11 @@ from bench.inbound_messages import expected, inbound_messages, inbound_producer,
 from bench.processes import Api, Part, part_env
 from bench.topics import Topics
 from bench.world import make_world
-from tests.kafka_fixtures import HttpLoad, check_events_topic, check_inbound_effects, consume_all, kafka_broker, kafka_settings, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
+from tests.events_topic import check_events_topic, consume_all, rows_line
+from tests.http_load import HttpLoad, check_inbound_effects
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
+from tests.kafka_progress import wait_caught_up
 
 COMMANDS = int(os.environ.get("CSM_KAFKA_E2E_COMMANDS", "10000"))
 MESSAGES = int(os.environ.get("CSM_KAFKA_E2E_MESSAGES", "10000"))

@@ -24,7 +24,12 @@ from bench.inbound_messages import InMsg, envelope, expected, inbound_producer
 from bench.processes import Part, part_env
 from bench.topics import Topics
 from bench.world import make_world
-from tests.kafka_fixtures import check_inbound_effects, consume_all, header, kafka_broker, kafka_settings, progress  # noqa: F401  (kafka_broker: the session fixture)
+from csm.consumers.kafka_io import header
+from tests.events_topic import consume_all
+from tests.http_load import check_inbound_effects
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
+from tests.kafka_progress import progress
 
 PAIRS = 1000
 PARTITIONS = 6

@@ -19,7 +19,10 @@ from bench.inbound_messages import expected, inbound_messages, produce
 from bench.processes import Api, Part, part_env
 from bench.topics import Topics
 from bench.world import make_world
-from tests.kafka_fixtures import HttpLoad, kafka_broker, kafka_settings, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
+from tests.http_load import HttpLoad
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
+from tests.kafka_progress import wait_caught_up
 
 DOWN_FOR = 6
 WITH_KAFKA = ("serve", "relay", "project", "inbound")

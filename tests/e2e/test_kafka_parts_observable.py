@@ -18,7 +18,8 @@ from bench.stack import new_database
 from bench.inbound_messages import produce
 from bench.processes import Api, Part, part_env
 from bench.topics import Topics
-from tests.kafka_fixtures import kafka_broker, kafka_settings  # noqa: F401  (kafka_broker: the session fixture)
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
 
 LIMIT = 3.0       # CSM_READY_MAX_LAG_SECONDS for every process
 HEARTBEAT = 0.5   # CSM_HEARTBEAT_SECONDS

@@ -17,7 +17,8 @@ from csm.consumers.composition import start_runtime
 from bench.stack import new_database
 from bench.processes import Part, part_env
 from bench.topics import Topics
-from tests.kafka_fixtures import kafka_broker, kafka_settings  # noqa: F401  (kafka_broker: the session fixture)
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
 
 ROUNDS = 4
 TOGETHER = ("relay", "project", "inbound", "project")   # a second projector: scaled out

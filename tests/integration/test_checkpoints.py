@@ -18,7 +18,8 @@ from csm.infra.checkpointer import Checkpointer
 from tests.conftest import LiveServer
 from tests.http_builders import uid
 from tests.integration.test_tamper_evidence import sql
-from tests.kafka_fixtures import consume_all, kafka_broker  # noqa: F401  (session fixture)
+from tests.events_topic import consume_all
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
 
 
 def departments(rt, n: int) -> None:

@@ -21,7 +21,11 @@ from csm.projections.registry import ALL
 from tests.read_model_checks import compare_with_rebuild
 from bench.inbound_messages import expected, inbound_messages, produce
 from bench.world import make_world
-from tests.kafka_fixtures import HttpLoad, check_events_topic, check_inbound_effects, consume_all, kafka_broker, running_stack, progress, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
+from tests.events_topic import check_events_topic, consume_all, rows_line
+from tests.http_load import HttpLoad, check_inbound_effects
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import running_stack
+from tests.kafka_progress import progress, wait_caught_up
 
 DOWN_FOR = 30
 BACK_WITHIN = 10.0

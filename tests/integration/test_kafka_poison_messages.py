@@ -22,7 +22,12 @@ from tests.read_model_checks import compare_with_rebuild
 from bench.inbound_messages import InMsg, derived_id, envelope, expected, inbound_messages, inbound_producer
 from bench.topics import Topics
 from bench.world import make_world
-from tests.kafka_fixtures import check_events_topic, check_inbound_effects, consume_all, header, kafka_broker, running_stack, kafka_settings, progress, rows_line, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
+from csm.consumers.kafka_io import header
+from tests.events_topic import check_events_topic, consume_all, rows_line
+from tests.http_load import check_inbound_effects
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import running_stack, kafka_settings
+from tests.kafka_progress import progress, wait_caught_up
 
 BIG = 2 * 1024 * 1024
 # What the libraries say, which an adapter's developer should not have to decode.

@@ -11,7 +11,8 @@ from csm.projections.events import decode_stored
 from csm.projections.store import head_position
 from tests import unstorable_events as bug
 from tests.conftest import uid
-from tests.kafka_fixtures import kafka_broker, running_stack  # noqa: F401  (session fixture)
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import running_stack
 from tests.read_model_checks import compare_with_rebuild
 
 

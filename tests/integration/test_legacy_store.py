@@ -27,7 +27,10 @@ from csm.projections.store import head_position
 from bench.stack import LiveServer, new_database, settings_for
 from tests.http_builders import created
 from bench.topics import Topics
-from tests.kafka_fixtures import check_events_topic, consume_all, kafka_broker, kafka_settings, wait_caught_up  # noqa: F401  (kafka_broker: the session fixture)
+from tests.events_topic import check_events_topic, consume_all
+from tests.kafka_fixtures import kafka_broker  # noqa: F401  (the session fixture)
+from tests.kafka_fixtures import kafka_settings
+from tests.kafka_progress import wait_caught_up
 from tests.read_model_checks import compare_with_rebuild
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
