@@ -4,7 +4,7 @@
 
 On a throwaway embedded PostgreSQL and a real single-node Kafka broker: puts N
 channel messages (default 5,000; feedback, complaints, survey answers and new
-customers, as `tests/kafka_fixtures.inbound_messages` makes them) on a fresh
+customers, as `bench/inbound_messages.py` makes them) on a fresh
 inbound topic first, then starts the inbound consumer (`consumers.inbound.Inbound`,
 the code `csm inbound` runs) and times it from start until every message has its
 idempotency record, i.e. its events are recorded (messages/s and events/s).
