@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from csm.domain.errors import InvalidTransition
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Clock = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
@@ -139,7 +141,9 @@ def add(calendar: Calendar | None, start: datetime, duration: timedelta) -> date
         if span_start + left <= span_end:
             return (span_start + left).astimezone(start.tzinfo)
         left -= span_end - span_start
-    raise ValueError(f"no due time within {HORIZON_DAYS // 366} years on this calendar")
+    raise InvalidTransition(f"no due time can be set: the calendar has less open time than "
+                            f"{duration} in the {HORIZON_DAYS // 366} years after "
+                            f"{start.isoformat()} (its days close nearly all of them)")
 
 
 def open_between(calendar: Calendar | None, a: datetime, b: datetime) -> timedelta:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from csm.domain.calendars import WEEKDAYS, Calendar, add, open_between
+from csm.domain.errors import InvalidTransition
 
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Shanghai")
 MINUTE = timedelta(minutes=1)
@@ -138,3 +139,10 @@ def test_without_a_calendar_time_counts_around_the_clock():
 def test_a_calendar_that_cannot_work_is_refused_saying_why(calendar, message):
     with pytest.raises(ValidationError, match=message):
         Calendar.model_validate(calendar)
+
+
+def test_a_due_time_beyond_the_horizon_is_refused_saying_why():
+    closed = {(date(2026, 1, 1) + timedelta(days=n)).isoformat(): [] for n in range(20_000)}
+    calendar = Calendar(time_zone="UTC", hours={"mon": [["00:00", "24:00"]]}, days=closed)
+    with pytest.raises(InvalidTransition, match="no due time can be set"):
+        add(calendar, datetime(2026, 1, 1, tzinfo=UTC), timedelta(hours=1))
