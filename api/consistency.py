@@ -5,13 +5,15 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from csm.domain.values import ID_PATTERN
+from csm.api.csv_answers import csv_answer, csv_rows_answer, model_columns
 from csm.api.deps import RuntimeDep
 from csm.api.errors import StaleRead
 from csm.domain.errors import InvalidTransition, NotFound
@@ -27,6 +29,10 @@ MinPosition = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="wait 
 Wait = Annotated[float, Query(ge=0, le=30, description="seconds to wait for min_position")]
 Snapshot = Annotated[str | None, Query(pattern=ID_PATTERN, description="answer from an as-of snapshot "
                                                    "(POST /v1/audit/snapshots)")]
+Format = Annotated[Literal["json", "csv"] | None, Query(
+    description="`csv`: the same rows as CSV, one header line, streamed; `json` even when "
+                "Accept names text/csv. Default: CSV if Accept names text/csv, else JSON")]
+CSV = "text/csv"
 
 
 def _ready(rt: Runtime, snapshot: str) -> dict[str, Any]:
@@ -106,14 +112,29 @@ def answer(body: Any, position: int) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body), headers={"X-CSM-Position": str(position)})
 
 
+def asks_for_csv(format: str | None, accept: str | None) -> bool:
+    """`format` decides; without it, CSV when Accept lists text/csv (with a q above 0)."""
+    if format is not None:
+        return format == "csv"
+    for media_range in (accept or "").split(","):
+        media_type, *params = (part.strip().lower() for part in media_range.split(";"))
+        q = [v.strip() for k, _, v in (p.partition("=") for p in params) if k.strip() == "q"]
+        if media_type == CSV and not (q and q[0].strip("0.") == ""):
+            return True
+    return False
+
+
 class ReadPoint:
-    """Where a query reads (the live read models, or a snapshot's) and how long it may wait
-    for them: the `snapshot`, `min_position` and `wait` parameters every query has. Nothing
-    is looked up before the query asks, so its own parameters are checked first."""
+    """Where a query reads (the live read models, or a snapshot's), how long it may wait
+    for them and how it answers: the `snapshot`, `min_position`, `wait` and `format`
+    parameters every query has (and the Accept header). Nothing is looked up before the
+    query asks, so its own parameters are checked first."""
 
     def __init__(self, rt: Runtime, snapshot: str | None, min_position: int | None,
-                 wait: float):
+                 wait: float, wants_csv: bool = False, model: Any = None):
         self.rt, self.snapshot, self.min_position, self.wait = rt, snapshot, min_position, wait
+        self.wants_csv = wants_csv
+        self.model = model  # the route's response model: the CSV columns when no row
 
     @cached_property
     def schema(self) -> str:
@@ -129,10 +150,24 @@ class ReadPoint:
     def aggregate(self, stream_id: str, kind: type[A], label: str) -> A:
         return aggregate_in(self.rt, self.snapshot, stream_id, kind, label)
 
+    def answer(self, body: Any, position: int) -> JSONResponse | StreamingResponse:
+        """The body as JSON, or its rows as CSV when that was asked."""
+        if self.wants_csv:
+            return csv_answer(body, position, model_columns(self.model))
+        return answer(body, position)
 
-def read_point(rt: RuntimeDep, snapshot: Snapshot = None, min_position: MinPosition = None,
-               wait: Wait = 5) -> ReadPoint:
-    return ReadPoint(rt, snapshot, min_position, wait)
+    def answer_rows(self, rows: Iterable[Any], position: int) -> StreamingResponse:
+        """Rows read as the client reads (a server-side cursor) as CSV; only when wants_csv."""
+        return csv_rows_answer(rows, position, model_columns(self.model))
+
+
+def read_point(request: Request, rt: RuntimeDep, snapshot: Snapshot = None,
+               min_position: MinPosition = None, wait: Wait = 5, format: Format = None
+               ) -> ReadPoint:
+    route = request.scope.get("route")
+    return ReadPoint(rt, snapshot, min_position, wait,
+                     asks_for_csv(format, request.headers.get("accept")),
+                     getattr(route, "response_model", None))
 
 
 ReadAt = Annotated[ReadPoint, Depends(read_point)]

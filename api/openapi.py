@@ -69,7 +69,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 CREATE = problems(400, 401, 403, 409, 413, 422, 503)
 COMMAND = problems(400, 401, 403, 404, 409, 413, 422, 503)
 RECORD = problems(401, 403, 404, 503)
-QUERY = {200: {"headers": POSITION}, **problems(401, 403, 404, 422, 503)}
+# A query answers JSON, or CSV with `format=csv` or `Accept: text/csv` (api/csv_answers.py).
+CSV_ROWS = {"text/csv": {"schema": {
+    "type": "string", "description": "the same rows as the JSON, one header line first"}}}
+QUERY = {200: {"headers": POSITION, "content": CSV_ROWS}, **problems(401, 403, 404, 422, 503)}
 SERVICE = problems(401, 403, 503)
 NOT_READY = {503: {"model": Readiness, "description": "Not ready: the store or a part is down",
                    "headers": HEADERS[503]}}

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from csm.api.consistency import ReadAt, answer
+from csm.api.consistency import ReadAt
 from csm.api.deps import Caller, RuntimeDep, allow
 from csm.api.openapi import QUERY
 from csm.api.path_ids import PathId
@@ -51,7 +51,7 @@ def satisfaction_index(rt: RuntimeDep, caller: Reader, q: SatisfactionSlice, at:
     q.schema = at.schema
     s = at.reach("satisfaction")
     weights = s.state(SatisfactionState).weights
-    return answer({"rows": satisfaction(rt.pool, q, weights)}, s.position)
+    return at.answer({"rows": satisfaction(rt.pool, q, weights)}, s.position)
 
 
 @router.get("/complaints/backlog", response_model=Backlog, responses=QUERY)
@@ -64,7 +64,7 @@ def backlog(rt: RuntimeDep, caller: ComplaintReader, department_id: IdFilter = N
     now = as_of or at.judged_at()
     body = complaints_query.backlog(rt.pool, at.schema, now, department_id, status, overdue,
                                     limit)
-    return answer(body, s.position)
+    return at.answer(body, s.position)
 
 
 @router.get("/complaints/stats", response_model=Rows[ComplaintStatsRow], responses=QUERY)
@@ -72,7 +72,7 @@ def complaint_stats(rt: RuntimeDep, caller: ComplaintReader, q: ComplaintSlice, 
     """Complaints by cohort (opened in the period): resolution, SLA, speed, escalations."""
     q.schema = at.schema
     s = at.reach("complaints")
-    return answer({"rows": complaints_query.stats(rt.pool, q)}, s.position)
+    return at.answer({"rows": complaints_query.stats(rt.pool, q)}, s.position)
 
 
 @router.get("/feedback/stats", response_model=Rows[FeedbackStatsRow], responses=QUERY)
@@ -80,7 +80,7 @@ def feedback_stats(rt: RuntimeDep, caller: Reader, q: FeedbackSlice, at: ReadAt)
     """Feedback counts and problem rate per period, channel, kind, department."""
     q.schema = at.schema
     s = at.reach("feedback")
-    return answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s.position)
+    return at.answer({"rows": followups_query.feedback_stats(rt.pool, q)}, s.position)
 
 
 @router.get("/surveys/{survey_id}/stats", response_model=SurveyStats, responses=QUERY)
@@ -90,7 +90,7 @@ def survey_stats(survey_id: PathId, rt: RuntimeDep, caller: Reader, at: ReadAt):
     stats = followups_query.survey_stats(rt.pool, at.schema, survey_id)
     if stats is None:
         raise NotFound(f"survey '{survey_id}' not found")
-    return answer(stats, s.position)
+    return at.answer(stats, s.position)
 
 
 @router.get("/departments/scores", response_model=Rows[ScoreRow], responses=QUERY)
@@ -100,7 +100,7 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, at: ReadAt
     s = at.reach("ledger", "satisfaction")
     rows = scores_query.scores(rt.pool, q, s.state(LedgerState).points,
                                s.state(SatisfactionState).weights)
-    return answer({"rows": rows}, s.position)
+    return at.answer({"rows": rows}, s.position)
 
 
 @router.get("/departments/{department_id}/ledger", response_model=Items[LedgerLine],
@@ -112,8 +112,11 @@ def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: 
     # An unknown department (unknown at the snapshot's as_of) is a 404, not an empty ledger.
     at.aggregate(department_id, Department, "department")
     s = at.reach("ledger")
+    if at.wants_csv:  # read from a server-side cursor as the client reads, not gathered first
+        return at.answer_rows(scores_query.ledger_line_stream(
+            rt.pool, at.schema, department_id, q, limit), s.position)
     items = scores_query.ledger_lines(rt.pool, at.schema, department_id, q, limit)
-    return answer({"items": items}, s.position)
+    return at.answer({"items": items}, s.position)
 
 
 @router.get("/revisits/stats", response_model=Rows[RevisitStatsRow], responses=QUERY)
@@ -122,7 +125,7 @@ def revisit_stats(rt: RuntimeDep, caller: Reader, q: RevisitSlice, at: ReadAt):
     q.schema = at.schema
     s = at.reach("followups")
     rows = followups_query.revisit_stats(rt.pool, q, at.judged_at())
-    return answer({"rows": rows}, s.position)
+    return at.answer({"rows": rows}, s.position)
 
 
 @router.get("/improvement-actions", response_model=Items[ImprovementAction],
@@ -135,4 +138,4 @@ def improvement_actions(rt: RuntimeDep, caller: Reader, department_id: IdFilter 
     s = at.reach("followups")
     items = followups_query.improvement_actions(rt.pool, at.schema, at.judged_at(),
                                                 department_id, status, limit)
-    return answer({"items": items}, s.position)
+    return at.answer({"items": items}, s.position)

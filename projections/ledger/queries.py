@@ -1,6 +1,7 @@
 """Department scores: ledger points per period plus the satisfaction index bonus."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -50,12 +51,30 @@ def scores(pool: ConnectionPool, q: Slice, points: dict[str, Any], weights: dict
     return sorted(rows.values(), key=lambda r: (r["period_start"], r["department_id"]))
 
 
-def ledger_lines(pool: ConnectionPool, schema: str, department_id: str, q: Slice, limit: int
-                 ) -> list[dict[str, Any]]:
+def _ledger_sql(schema: str, department_id: str, q: Slice, limit: int
+                ) -> tuple[str, dict[str, Any]]:
     where, params = q.where("day", set())
     params.update(department_id=department_id, limit=limit)
-    return fetch(pool, f"""
+    return f"""
         SELECT event_id, position, occurred_at, rule, points, policy_version
         FROM "{schema}".department_score_ledger
         WHERE department_id = %(department_id)s AND {where}
-        ORDER BY position, rule LIMIT %(limit)s""", params)
+        ORDER BY position, rule LIMIT %(limit)s""", params
+
+
+def ledger_lines(pool: ConnectionPool, schema: str, department_id: str, q: Slice, limit: int
+                 ) -> list[dict[str, Any]]:
+    return fetch(pool, *_ledger_sql(schema, department_id, q, limit))
+
+
+def ledger_line_stream(pool: ConnectionPool, schema: str, department_id: str, q: Slice,
+                       limit: int, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """The same lines through a server-side cursor, `batch` at a time: a long ledger is never
+    held whole. The connection (and its transaction) is held until the iterator is done or
+    closed; nothing is read before the first `next`."""
+    sql, params = _ledger_sql(schema, department_id, q, limit)
+    with pool.connection() as conn, conn.transaction(), \
+            conn.cursor(name="csm_ledger_lines") as cursor:
+        cursor.itersize = batch
+        cursor.execute(sql, params)
+        yield from cursor
