@@ -156,3 +156,62 @@ def test_a_policy_with_a_calendar_that_cannot_work_is_422_saying_why(live, polic
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert says in answer.text
+
+
+def test_a_backfilled_history_with_calendars_and_waits_breaches_only_where_it_was_late(
+        system):
+    """Four complaints (low: 2 h to acknowledge, 20 to resolve, on the office calendar):
+
+    A  opened Wed 30 Sep 17:00 → acknowledge due Thu 8 Oct 10:00 (1 h + 1 h across the
+       holidays), acknowledged 8 Oct 09:30; resolve due Sat 10 Oct 10:00 (the make-up day);
+       waits 8 Oct 10:00 → 9 Oct 10:00 (9 open hours) → due Mon 12 Oct 10:00; resolved
+       12 Oct 09:30, on time. Points −1 + 1. Around the clock it would be 8 days late.
+    B  opened Fri 9 Oct 17:55 → acknowledge due Sat 10 Oct 10:55 (make-up day), acknowledged
+       Mon 12 Oct 09:00: late, breach by the command; resolve due Tue 13 Oct 10:55, resolved
+       13 Oct 10:00, on time. Points −1 − 2 + 1.
+    C  opened Mon 12 Oct 09:00, acknowledged 09:30, waiting since 10:00: no breach ever.
+       Points −1.
+    D  opened Mon 12 Oct 09:00, acknowledged 09:10, never resolved: resolve due Wed 14 Oct
+       11:00; the watcher records the breach and escalates. Points −1 − 2 − 3.
+    """
+    rt, server, dept = system
+    steps = {
+        "A": [("acknowledge", "2026-10-08T09:30", {}),
+              ("await-customer", "2026-10-08T10:00", {"reason": "photos"}),
+              ("customer-replied", "2026-10-09T10:00", {}),
+              ("resolve", "2026-10-12T09:30", {"resolution": "replaced"})],
+        "B": [("acknowledge", "2026-10-12T09:00", {}),
+              ("resolve", "2026-10-13T10:00", {"resolution": "refunded"})],
+        "C": [("acknowledge", "2026-10-12T09:30", {}),
+              ("await-customer", "2026-10-12T10:00", {"reason": "serial number"})],
+        "D": [("acknowledge", "2026-10-12T09:10", {})],
+    }
+    opened_at = {"A": "2026-09-30T17:00", "B": "2026-10-09T17:55", "C": "2026-10-12T09:00",
+                 "D": "2026-10-12T09:00"}
+    ids = {}
+    with server.client("agent") as agent:
+        for name, at in opened_at.items():
+            ids[name] = open_low(agent, dept, local(at))["id"]
+            for step, when, body in steps[name]:
+                created(agent.post(f"/v1/complaints/{ids[name]}/{step}",
+                                   json={**body, "occurred_at": local(when).isoformat()}))
+    caught_up(rt)
+    later = datetime.now().astimezone() + timedelta(seconds=301)  # past the grace
+    watcher = DeadlineWatcher(rt.pool, rt.app, grace_seconds=300, scan_seconds=1,
+                              clock=lambda: later)
+    assert watcher.scan() == 1
+    position = caught_up(rt)
+
+    breaches = sorted(events_of(rt, {"complaint.sla_breached"}))
+    assert breaches == sorted([(ids["B"], "complaint.sla_breached"),
+                               (ids["D"], "complaint.sla_breached")])
+    with server.client("manager") as manager:
+        query = {"period": "year", "min_position": position}
+        [stats] = manager.get("/v1/complaints/stats", params=query).json()["rows"]
+        [scores] = manager.get("/v1/departments/scores",
+                               params={**query, "department_id": dept}).json()["rows"]
+    assert (stats["received"], stats["resolved"], stats["within_sla_rate"],
+            stats["escalations"]) == (4, 2, 1.0, 1)
+    assert (scores["ledger_points"], scores["rewards"], scores["penalties"]) == (-9, 2, -11)
+    problems, _, _ = compare_with_rebuild(rt)
+    assert problems == []
