@@ -133,8 +133,9 @@ def test_a_backlog_as_of_without_an_offset_is_422(http):
     ("/v1/satisfaction", "tier", {"enum": ["standard", "high_value"], "type": "string"}),
     ("/v1/feedback/stats", "kind", {"enum": ["praise", "suggestion", "criticism", "inquiry",
                                              "complaint"], "type": "string"}),
-    ("/v1/complaints/backlog", "status", {"enum": ["open", "acknowledged", "resolved",
-                                                   "reopened", "closed"], "type": "string"}),
+    ("/v1/complaints/backlog", "status", {"enum": ["open", "acknowledged", "awaiting_customer",
+                                                   "resolved", "reopened", "closed"],
+                                          "type": "string"}),
 ])
 def test_the_openapi_declares_the_set_of_each_query_parameter(live, path, param, schema):
     declared = _parameter(live, path, param)["schema"]

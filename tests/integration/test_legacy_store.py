@@ -122,7 +122,12 @@ def test_the_fixture_holds_every_topic_the_previous_release_wrote(legacy):
     topics = {r["topic"] for r in stored_rows(rt)}
 
     assert topics == set(EXPECTED["topics"]) == set(LEGACY_TOPICS)
-    assert set(map(event_class, topics)) == set(TOPIC_OF)
+    assert set(map(event_class, topics)) == {
+        cls for cls, topic in TOPIC_OF.items() if topic not in NEWER_THAN_THE_FIXTURE}
+
+
+# Event types added after the release that wrote the fixture (waits on the customer).
+NEWER_THAN_THE_FIXTURE = {"complaint.awaiting_customer", "complaint.customer_replied"}
 
 
 def test_every_stream_of_a_legacy_store_loads_through_the_application(legacy):
