@@ -1,6 +1,6 @@
 """Concurrent HTTP commands/s against `csm serve` as a process, and raw PostgreSQL in the same run.
 
-    .venv/bin/python -m bench.http_load [--clients 1,4,16,32,64] [--seconds 10] [--workers N]
+    .venv/bin/python -m bench.http_load [--clients 1,4,16,32,64] [--seconds 10]
 
 For each client count C, C client processes each keep one keep-alive connection to
 `csm serve` (its own process, on loopback, against one embedded PostgreSQL) and send
@@ -10,7 +10,6 @@ is C processes, each with its own connection in autocommit, doing one INSERT of 
 600-byte row per transaction into a bare table of another database on the same
 server. Between phases the benchmark waits (at most 60 s) for the projectors of
 `csm serve` to catch up, so that their work does not land on the next phase.
-`--workers N` is passed on as CSM_API_WORKERS.
 """
 from __future__ import annotations
 
@@ -163,7 +162,6 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16,32,64",
                         type=lambda s: [int(c) for c in s.split(",")])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=None)
     opts = parser.parse_args()
 
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
@@ -177,8 +175,6 @@ def main() -> None:
                 conn.execute("CREATE TABLE bench_raw (id text PRIMARY KEY, state bytea, "
                              "at timestamptz DEFAULT now())")
             env = part_env(settings_for(url, Path(tmp)))
-            if opts.workers is not None:
-                env["CSM_API_WORKERS"] = str(opts.workers)
             api = Api(env, Path(tmp), command="serve")
             wait_ready(api)
             with api.client("admin") as c:
