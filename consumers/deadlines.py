@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from psycopg_pool import ConnectionPool
 
 from csm.domain.application import NothingToRecord
@@ -26,6 +27,8 @@ from csm.domain.thresholds import ACKNOWLEDGE_OVERDUE_SQL, RESOLVE_OVERDUE_SQL
 from csm.projections.pg_names import READ_SCHEMA
 
 log = structlog.get_logger()
+BREACHES = Counter("csm_deadline_breaches_total",
+                   "Complaints the deadline watcher recorded a missed due time for")
 CANDIDATES = f"""
 SELECT complaint_id FROM {READ_SCHEMA}.complaints
 WHERE ({ACKNOWLEDGE_OVERDUE_SQL} AND NOT coalesce(acknowledge_breached, false))
@@ -62,6 +65,7 @@ class DeadlineWatcher:
                 continue
             recorded += 1
         if recorded:
+            BREACHES.inc(recorded)
             log.info("deadlines_breached", complaints=recorded, candidates=len(ids))
         self.recorded += recorded
         return recorded

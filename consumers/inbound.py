@@ -54,6 +54,7 @@ from csm.consumers.refusal_reasons import not_found, reason
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
 from csm.domain.errors import DomainError, NotFound
+from csm.infra.command_metrics import count_command
 from csm.infra.idempotency import (
     IdempotencyMismatch,
     already_seen,
@@ -167,6 +168,7 @@ class Inbound:
                         self._retry_later(m, exc)
                         continue
                     except REFUSED as exc:
+                        count_command(m.command, exc)
                         self._dead_letter(m.rec, reason(exc), m.env.message_id)
                         continue
                     entries.append((m.env.message_id, digest_, answer))
@@ -175,6 +177,8 @@ class Inbound:
                     uow.steps.append(remember_all(SCOPE, entries))
                     self.app.flush(uow)
             self.accepted += len(kept)
+            for m in kept:
+                count_command(m.command)
         except (IntegrityError, DomainError, psycopg.errors.UniqueViolation) as exc:
             log.info("inbound_batch_replayed_one_by_one", messages=len(kept), reason=repr(exc)[:200])
             for m in kept:

@@ -11,6 +11,7 @@ from psycopg.sql import SQL, Identifier
 from csm.domain.csm import CsmApplication
 from csm.domain.customer import Customer
 from csm.infra.chain import HEAD_BEFORE, RETURNING_FOR_SEALS, record_seals
+from csm.infra.command_metrics import count_command, count_events
 from csm.infra.personal_data import PersonalDataMapper, PersonalKeys
 from csm.projections.pg_names import EVENT_TABLE_LOCK
 from csm.projections.pg_names import EVENTS
@@ -85,7 +86,21 @@ class PostgresCsm(CsmApplication):
         return [lambda curs, ids, subject=e.originator_id: self.keys.destroy_in(curs, subject)
                 for e in events if isinstance(e, Customer.Erased)]
 
+    def handle(self, command: Any, in_transaction: Sequence[Any] = ()) -> Any:
+        """The service layer's `handle`, counted (`csm_commands_total`) when it records on its
+        own; inside a unit of work whoever records the unit counts."""
+        if self.uow is not None:
+            return super().handle(command, in_transaction)
+        try:
+            recorded = super().handle(command, in_transaction)
+        except Exception as exc:
+            count_command(command, exc)
+            raise
+        count_command(command)
+        return recorded
+
     def recorded(self, events: list[Any]) -> None:
+        count_events(events)
         for e in events:
             if isinstance(e, Customer.Erased):
                 self.keys.forget(e.originator_id)

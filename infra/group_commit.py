@@ -23,6 +23,7 @@ import structlog
 from csm.domain.application import AnswerStep, NothingToRecord, Recorded, bound_steps
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
+from csm.infra.command_metrics import count_command
 
 log = structlog.get_logger()
 MAX_GROUP = 256
@@ -123,3 +124,5 @@ class GroupCommit:
                 continue
             last = max(positions[order[id(e)]] for e in events)
             w.result = Recorded(recorded.id, last, recorded.extra)
+        for w in group:
+            count_command(w.command, w.error)

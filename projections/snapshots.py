@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from prometheus_client import Counter
 from psycopg_pool import ConnectionPool
 
 from csm.projections.rebuild import build_into
@@ -25,6 +26,7 @@ from csm.projections.registry import ALL
 from csm.projections.store import position_as_of
 
 log = structlog.get_logger()
+BUILDS = Counter("csm_snapshot_builds_total", "Snapshot builds by how they ended", ["outcome"])
 COLUMNS = ("snapshot_id, as_of, schema_name, status, position, applied, error, created_at, "
            "started_at, finished_at")
 
@@ -135,9 +137,11 @@ def _build(pool: ConnectionPool, snapshot_id: str, zone: ZoneInfo,
             c.execute(f'DROP SCHEMA IF EXISTS "{snap["schema_name"]}" CASCADE')
             c.execute("UPDATE csm_snapshots SET status = 'pending' WHERE snapshot_id = %s",
                       (snapshot_id,))
+        BUILDS.labels("interrupted").inc()
         log.info("snapshot_build_interrupted", snapshot_id=snapshot_id, why=str(why))
         return find(pool, snapshot_id)
     except Exception as exc:
+        BUILDS.labels("failed").inc()
         log.error("snapshot_build_failed", snapshot_id=snapshot_id, exc_info=exc)
         with pool.connection() as c:
             c.execute(f'DROP SCHEMA IF EXISTS "{snap["schema_name"]}" CASCADE')
@@ -148,6 +152,7 @@ def _build(pool: ConnectionPool, snapshot_id: str, zone: ZoneInfo,
     with pool.connection() as c:
         c.execute("UPDATE csm_snapshots SET status = 'ready', applied = position, "
                   "finished_at = now() WHERE snapshot_id = %s", (snapshot_id,))
+    BUILDS.labels("ready").inc()
     log.info("snapshot_ready", snapshot_id=snapshot_id, position=snap["position"])
     return find(pool, snapshot_id)
 
