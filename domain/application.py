@@ -167,9 +167,12 @@ class CoreHandlers(Application[str]):
                            about=f"{label} '{stream_id}'")
 
     def policy(self) -> tuple[PolicyRules, int]:
-        """The policy in force and its version (0: the defaults, never published)."""
+        """The policy in force and its version (0: the defaults, never published).
+
+        Read, never changed, so the cached aggregate itself serves: no copy per command (and
+        the calendars keep the open spans they have worked out)."""
         try:
-            p = self.repository.get(POLICY_STREAM_ID)
+            p = self.repository.get(POLICY_STREAM_ID, deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return DEFAULT_RULES, 0
         return p.rules, p.version
