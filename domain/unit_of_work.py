@@ -27,6 +27,8 @@ class UnitOfWork:
         self.creating = False
         self.about = ""  # what a conflict is about, for its message
         self.commands = 0
+        self._claimed: dict[str, int] = {}  # per aggregate, the events take_new() handed out
+        self._touched: dict[int, Any] = {}  # aggregates committed since take_new() last ran
 
     def seen(self, stream_id: str) -> Any | None:
         return self.identity.get(stream_id)
@@ -42,6 +44,7 @@ class UnitOfWork:
                                     "choose another id")
         for a in aggregates:
             self.identity[a.id] = a
+            self._touched[id(a)] = a
         self.creating = self.creating or creating
         self.commands += 1
 
@@ -52,9 +55,18 @@ class UnitOfWork:
         """Every pending event, in the order they are recorded."""
         return [e for a in self.pending() for e in a.pending_events]
 
-    def pending_counts(self) -> dict[str, int]:
-        return {a.id: len(a.pending_events) for a in self.identity.values()}
+    def take_new(self) -> list[Any]:
+        """The events of the aggregates committed since the last call, each handed out once:
+        what the command decided since then made (a command commits all it changes)."""
+        new = []
+        for a in self._touched.values():
+            new.extend(a.pending_events[self._claimed.get(a.id, 0):])
+            self._claimed[a.id] = len(a.pending_events)
+        self._touched.clear()
+        return new
 
-    def events_since(self, counts: dict[str, int]) -> list[Any]:
-        """The events made since `pending_counts()` gave `counts`."""
-        return [e for a in self.identity.values() for e in a.pending_events[counts.get(a.id, 0):]]
+    def has_unclaimed(self) -> bool:
+        """Whether an aggregate holds an event take_new() did not hand out: one changed by a
+        command that failed before it committed."""
+        return any(len(a.pending_events) > self._claimed.get(a.id, 0)
+                   for a in self.identity.values())

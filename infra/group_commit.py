@@ -105,15 +105,14 @@ class GroupCommit:
         app, decided = self.app, []
         with app.batch() as uow:
             for w in group:
-                before = uow.pending_counts()
                 try:
                     recorded = app.handle(w.command)  # inside the unit: decides, records not
                 except Exception as exc:  # noqa: BLE001 - a refusal is this command's answer
-                    if uow.events_since(before):
+                    if uow.take_new() or uow.has_unclaimed():
                         raise _NotClean() from exc
                     w.error = exc
                     continue
-                decided.append((w, recorded, uow.events_since(before)))
+                decided.append((w, recorded, uow.take_new()))
             order = {id(e): i for i, e in enumerate(uow.events())}
             for w, recorded, events in decided:
                 uow.steps.extend(bound_steps(w.steps, recorded, [order[id(e)] for e in events]))
