@@ -51,6 +51,7 @@ from csm.consumers.kafka_io import (
 )
 from csm.consumers.outage import Outage
 from csm.consumers.refusal_reasons import not_found, reason
+from csm.domain.application import NothingToRecord, Recorded, UnitNotClean
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
 from csm.domain.errors import DomainError, NotFound
@@ -158,31 +159,30 @@ class Inbound:
                 todo.append((m, digest_))
         if not todo:
             return
-        entries, kept = [], []
+
+        def remembered(outcomes: list[Any]) -> list[Any]:
+            entries = [(m.env.message_id, digest_, o.answer())
+                       for (m, digest_), o in zip(todo, outcomes) if isinstance(o, Recorded)]
+            return [remember_all(SCOPE, entries)] if entries else []
         try:
-            with self.app.batch() as uow:
-                for m, digest_ in todo:
-                    try:
-                        answer = self.app.handle(m.command).answer()
-                    except NotFound as exc:
-                        self._retry_later(m, exc)
-                        continue
-                    except REFUSED as exc:
-                        count_command(m.command, exc)
-                        self._dead_letter(m.rec, reason(exc), m.env.message_id)
-                        continue
-                    entries.append((m.env.message_id, digest_, answer))
-                    kept.append(m)
-                if entries:
-                    uow.steps.append(remember_all(SCOPE, entries))
-                    self.app.flush(uow)
-            self.accepted += len(kept)
-            for m in kept:
-                count_command(m.command)
-        except (IntegrityError, DomainError, psycopg.errors.UniqueViolation) as exc:
-            log.info("inbound_batch_replayed_one_by_one", messages=len(kept), reason=repr(exc)[:200])
-            for m in kept:
+            outcomes = self.app.handle_together([(m.command, ()) for m, _ in todo], remembered)
+        except (IntegrityError, DomainError, UnitNotClean, psycopg.errors.UniqueViolation) as exc:
+            log.info("inbound_batch_replayed_one_by_one", messages=len(todo),
+                     reason=repr(exc)[:200])
+            for m, _ in todo:
                 self.handle(m.rec)
+            return
+        for (m, _), outcome in zip(todo, outcomes):
+            if isinstance(outcome, (Recorded, NothingToRecord)):
+                self.accepted += 1
+                count_command(m.command)
+            elif isinstance(outcome, NotFound):
+                self._retry_later(m, outcome)
+            elif isinstance(outcome, REFUSED):
+                count_command(m.command, outcome)
+                self._dead_letter(m.rec, reason(outcome), m.env.message_id)
+            else:
+                raise outcome
 
     def _parse(self, rec: Any) -> Parsed:
         value = rec.value

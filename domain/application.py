@@ -36,6 +36,10 @@ class NothingToRecord(Exception):
     """A command decided that nothing happened (e.g. a breach already recorded)."""
 
 
+class UnitNotClean(Exception):
+    """A command of a shared unit failed after it had changed an aggregate."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What a command answers: the id it acted on and the last position it recorded."""
@@ -85,6 +89,42 @@ class CoreHandlers(Application[str]):
             return Recorded(recorded.id, position, recorded.extra)
         raise ConcurrentChange(f"{uow.about} is being changed by others at this moment; "
                                "try again")
+
+    def handle_together(self, commands: Sequence[tuple[c.Command, Sequence[AnswerStep]]],
+                        more_steps: Callable[[list[Any]], Sequence[Step]] | None = None
+                        ) -> list[Recorded | Exception]:
+        """Decides the commands one after another in one unit of work (each sees what those
+        before it changed) and records all their events and steps in one transaction.
+
+        Per command, in order: its `Recorded` (the position of its own last event; its steps
+        see only its own positions), `NothingToRecord`, or the exception that refused it —
+        its neighbours go on. `more_steps(outcomes)` may add steps once all are decided.
+        Raises, having recorded nothing, when the transaction cannot commit, or
+        `UnitNotClean` when a command failed after changing an aggregate.
+        """
+        outcomes: list[Any] = []
+        decided = []
+        with self.batch() as uow:
+            for command, steps in commands:
+                try:
+                    recorded = self.handle(command)  # inside the unit: decides, records not
+                except Exception as exc:  # noqa: BLE001 - a refusal is this command's answer
+                    if uow.take_new() or uow.has_unclaimed():
+                        raise UnitNotClean() from exc
+                    outcomes.append(exc)
+                    continue
+                decided.append((len(outcomes), recorded, steps, uow.take_new()))
+                outcomes.append(recorded)
+            order = {id(e): i for i, e in enumerate(uow.events())}
+            for _, recorded, steps, events in decided:
+                uow.steps.extend(bound_steps(steps, recorded, [order[id(e)] for e in events]))
+            if more_steps is not None:
+                uow.steps.extend(more_steps(outcomes))
+            positions = [r.notification.id for r in self.record(uow)]
+        for i, recorded, _, events in decided:
+            outcomes[i] = Recorded(recorded.id, max(positions[order[id(e)]] for e in events),
+                                   recorded.extra) if events else NothingToRecord(recorded.id)
+        return outcomes
 
     @contextmanager
     def batch(self) -> Iterator[UnitOfWork]:

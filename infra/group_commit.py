@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from csm.domain.application import AnswerStep, NothingToRecord, Recorded, bound_steps
+from csm.domain.application import AnswerStep, Recorded
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
 from csm.infra.command_metrics import count_command
@@ -38,10 +38,6 @@ class _Waiting:
         self.result: Recorded | None = None
         self.error: BaseException | None = None
         self.alone = False
-
-
-class _NotClean(Exception):
-    """A command was refused after it had changed an aggregate of the shared unit."""
 
 
 class GroupCommit:
@@ -102,26 +98,10 @@ class GroupCommit:
                 w.done.set()
 
     def _record(self, group: list[_Waiting]) -> None:
-        app, decided = self.app, []
-        with app.batch() as uow:
-            for w in group:
-                try:
-                    recorded = app.handle(w.command)  # inside the unit: decides, records not
-                except Exception as exc:  # noqa: BLE001 - a refusal is this command's answer
-                    if uow.take_new() or uow.has_unclaimed():
-                        raise _NotClean() from exc
-                    w.error = exc
-                    continue
-                decided.append((w, recorded, uow.take_new()))
-            order = {id(e): i for i, e in enumerate(uow.events())}
-            for w, recorded, events in decided:
-                uow.steps.extend(bound_steps(w.steps, recorded, [order[id(e)] for e in events]))
-            positions = [r.notification.id for r in app.record(uow)]
-        for w, recorded, events in decided:
-            if not events:
-                w.error = NothingToRecord(recorded.id)
-                continue
-            last = max(positions[order[id(e)]] for e in events)
-            w.result = Recorded(recorded.id, last, recorded.extra)
-        for w in group:
+        outcomes = self.app.handle_together([(w.command, w.steps) for w in group])
+        for w, outcome in zip(group, outcomes):
+            if isinstance(outcome, Recorded):
+                w.result = outcome
+            else:
+                w.error = outcome
             count_command(w.command, w.error)
