@@ -9,6 +9,7 @@ from csm.api.routers import (
     audit,
     complaints,
     customers,
+    dashboard,
     departments,
     feedback,
     health,
@@ -22,7 +23,7 @@ from csm.infra.runtime import Runtime
 
 # reports first: its fixed paths (/complaints/backlog) must win over /complaints/{id}.
 ROUTERS = [health, reports, departments, customers, feedback, complaints, surveys, revisits,
-           improvements, policy, audit]
+           improvements, policy, audit, dashboard]
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -33,6 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(dashboard.pages_router)
     errors.install(app)
     openapi.install(app)
     docs.install(app)

@@ -34,8 +34,20 @@ PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/doc
                 f"{ASSETS_URL}/")
 
 
+# Paths that check the key themselves: the dashboard's pages take it from a cookie too.
+OWN_KEY_PATHS = ("/dashboard", "/dashboard/")
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in prefixes)
+
+
 def is_public(path: str) -> bool:
-    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC_PATHS)
+    return _under(path, PUBLIC_PATHS)
+
+
+def checks_key_itself(path: str) -> bool:
+    return _under(path, OWN_KEY_PATHS)
 
 
 def caller_for(api_keys: dict[str, str], authorization: str | None) -> Caller:

@@ -9,7 +9,7 @@ import uuid
 import structlog
 from prometheus_client import Counter, Histogram
 
-from csm.api.deps import caller_for, is_public
+from csm.api.deps import caller_for, checks_key_itself, is_public
 from csm.api.errors import BodyTooSlow, TooLarge, Unauthorized, answer_for
 
 MAX_BODY = 1024 * 1024
@@ -55,7 +55,7 @@ class RequestContext:
     def _refusal(self, scope, headers: dict[bytes, bytes]) -> Exception | None:
         """Why the request is refused before its body is read, if it is."""
         app = scope["app"]
-        if not is_public(scope["path"]):
+        if not (is_public(scope["path"]) or checks_key_itself(scope["path"])):
             authorization = headers.get(b"authorization")
             try:
                 caller_for(app.state.runtime.api_keys,

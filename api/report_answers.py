@@ -34,6 +34,9 @@ class SatisfactionRow(Grouped):
     csi_ci95: tuple[float, float] | None
     csat: float | None
     nps: float | None
+    nps_promoters: int = Field(description="answers of 9 or 10 on a 0–10 scale")
+    nps_passives: int = Field(description="answers of 7 or 8")
+    nps_detractors: int = Field(description="answers of 0 to 6")
     expectation_gap: float | None
     competitor_gap: float | None
     dimensions: dict[str, DimensionMean]
@@ -70,6 +73,7 @@ class ComplaintStatsRow(Grouped):
     department_id: str | None = None
     channel: str | None = None
     severity: str | None = None
+    category: str | None = None
     received: int
     resolved: int
     resolution_rate: Rate

@@ -29,7 +29,7 @@ SlugFilter = Annotated[str | None, Query(pattern=SLUG_PATTERN)]
 FILTERS: dict[str, Any] = {
     "department_id": IdFilter, "channel": SlugFilter, "dimension": SlugFilter,
     "survey_id": IdFilter, "tier": Tier | None, "kind": FeedbackKind | None,
-    "severity": Severity | None, "reason": RevisitReason | None}
+    "severity": Severity | None, "reason": RevisitReason | None, "category": SlugFilter}
 # Marks a parameter sent as one comma-separated list of distinct names: a string pattern
 # cannot say "each at most once", so `api.openapi` publishes it as an array of unique items.
 COMMA_SEPARATED = "x-comma-separated"

@@ -12,7 +12,8 @@ from csm.projections.pg_names import READ_SCHEMA
 PERIODS = ("day", "week", "month", "quarter", "year")
 GROUPS = {"department": "department_id", "channel": "channel", "dimension": "dimension",
           "survey": "survey_id", "tier": "tier", "kind": "kind", "severity": "severity",
-          "reason": "reason"}
+          "reason": "reason",
+          "category": "category"}
 
 
 @dataclass

@@ -30,7 +30,7 @@ def backlog(pool: ConnectionPool, schema: str, now: datetime, department_id: str
     return {"as_of": now, "summary": summary, "items": items}
 
 
-STATS_GROUPS = {"department_id", "channel", "severity"}
+STATS_GROUPS = {"department_id", "channel", "severity", "category"}
 
 
 def stats(pool: ConnectionPool, q: Slice) -> list[dict[str, Any]]:

@@ -43,7 +43,9 @@ def figures(per_dimension: dict[str, dict[str, int]], weights: dict[str, float])
     s = {k: sum(m[k] for m in per_dimension.values()) for k in MEASURES}
     nps = rate(100 * (s["nps_promoters"] - s["nps_detractors"]), s["nps_n"])
     return {"csi": csi, "csi_ci95": ci, "csat": rate(100 * s["likert_top2"], s["likert_n"]),
-            "nps": nps, "expectation_gap": rate(s["expectation_gap_sum"], s["expectation_n"]),
+            "nps": nps, "nps_promoters": s["nps_promoters"],
+            "nps_passives": s["nps_n"] - s["nps_promoters"] - s["nps_detractors"],
+            "nps_detractors": s["nps_detractors"], "expectation_gap": rate(s["expectation_gap_sum"], s["expectation_n"]),
             "competitor_gap": rate(s["competitor_gap_sum"], s["competitor_n"]),
             "answers": s["answers"], "dimensions": dims}
 
