@@ -22,7 +22,6 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def _svg(name: str, width: int, height: int, label: str, body: list[str]) -> str:
     return (f'<svg class="chart" data-chart="{name}" role="img" aria-label="{escape(label)}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-            'style="max-width:100%;height:auto" '
             f'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">'
             + "".join(body) + "</svg>")
 
@@ -120,13 +119,15 @@ def split_bar(name: str, parts: Sequence[tuple[str, int, str]], *, width: int = 
     """One bar split into shares (label, count, colour), each labelled with its count."""
     total = sum(n for _, n, _ in parts)
     body, x, span = [], 0.0, width - 2
-    for label, n, colour in parts:
+    for i, (label, n, colour) in enumerate(parts):
         w = span * n / total if total else 0.0
         body.append(f'<rect x="{1 + x:.1f}" y="1" width="{w:.1f}" height="26" '
                     f'fill="{colour}" data-label="{escape(label)}" data-value="{n}">'
                     f"<title>{escape(label)}: {n}</title></rect>")
         share = f" {100 * n / total:.0f}%" if total else ""
-        body.append(_text(1 + x + w / 2, 44, f"{label} {n}{share}", fill=INK))
+        anchor, at = (("start", 1 + x) if i == 0 else ("end", 1 + x + w)
+                      if i == len(parts) - 1 else ("middle", 1 + x + w / 2))
+        body.append(_text(at, 44, f"{label} {n}{share}", anchor, INK))
         x += w
     return _svg(name, width, 52, f"{name}: {total} answers", body)
 

@@ -26,8 +26,10 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .tile b{display:block;font-size:20px}
 .tile small,.note{color:#6b7280;font-size:12px}
 .bad{color:#dc2626}
-@media print{header form{display:none} main{display:block} section{break-inside:avoid;
-  margin-bottom:12px}}
+@media screen{svg.chart{max-width:100%;height:auto}}
+@page{size:A4;margin:12mm}
+@media print{header form{display:none} main{display:block;padding:8px 0}
+  section{break-inside:avoid;margin-bottom:12px}}
 """
 
 

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from csm.api.dashboard import charts, panels
-from csm.api.dashboard.figures import Scope
+from csm.api.dashboard.figures import Scope, monthly
 from csm.api.dashboard.html import esc, page, percent, section, table, tile, tiles
+from csm.api.dashboard.source import QuerySource
 
 
 def html(figures: dict[str, Any], generated_at: datetime) -> str:
@@ -83,3 +84,9 @@ def points(f: dict[str, Any]) -> str:
 def _pct(rate: float | None) -> float | None:
     return None if rate is None else 100 * rate
 
+
+
+async def render(app: Any, key: str, scope: Scope, now: datetime) -> str:
+    """The report's HTML, its figures read from the query API of `app` with `key`."""
+    async with QuerySource(app, key) as src:
+        return html(await monthly(src, scope), now)

@@ -156,11 +156,10 @@ async def monthly_report(request: Request, caller: Reader, now: Now,
     """The month's report: satisfaction, NPS, dimensions, complaints by category, backlog,
     overdue complaints, survey response rates, improvement actions, points and why."""
     key = request.headers["authorization"][7:].strip()
-    async with QuerySource(request.app, key) as src:
-        try:
-            figures = await gather.monthly(src, Scope.parse(period, department_id))
-        except QueryFailed as exc:
-            if exc.status == 404:
-                raise NotFound(exc.detail) from None
-            raise HTTPException(exc.status, exc.detail) from None
-    return HTMLResponse(report.html(figures, now))
+    try:
+        return HTMLResponse(await report.render(request.app, key,
+                                                Scope.parse(period, department_id), now))
+    except QueryFailed as exc:
+        if exc.status == 404:
+            raise NotFound(exc.detail) from None
+        raise HTTPException(exc.status, exc.detail) from None
