@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
-from csm.domain.errors import AlreadyExists, ConcurrentChange
+from csm.domain.errors import DomainError
 from csm.infra.group_commit import GroupCommit
 
 
@@ -100,8 +100,10 @@ def once(pool: ConnectionPool, scope: str, key: str | None, route: str, body: An
         earlier = _earlier_answer(pool, scope, key, digest)
         assert earlier is not None
         return earlier
-    except (AlreadyExists, ConcurrentChange):
-        # A request with this key may have won the race on the record itself.
+    except DomainError:
+        # A refusal records nothing. A request with this key may have won the race meanwhile
+        # (on the record itself, or by the very change that made this one refused — e.g. the
+        # same acknowledge decided right after it in one group): then its answer is this one.
         earlier = _earlier_answer(pool, scope, key, digest)
         if earlier is None:
             raise
