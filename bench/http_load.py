@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Client processes are spawned and import this module: csm and the other bench modules
-# are imported in main() only, so that a client starts light.
+# are imported in measure() only, so that a client starts light.
+import psutil
 import psycopg
 
 if TYPE_CHECKING:
@@ -152,20 +154,46 @@ def wait_ready(api: Api, timeout: float = 90) -> None:
             time.sleep(0.2)
 
 
-def main() -> None:
+class LoadError(RuntimeError):
+    """Too many failed commands, or a failed raw baseline."""
+
+
+def phase(api: Api, dept: str, raw_url: str, clients: int, seconds: float) -> dict[str, Any]:
+    """One client count: HTTP commands, then the raw baseline, each after a settle."""
+    settle(api)
+    load = os.getloadavg()
+    lat, errors, first = run_clients(http_client, (api.port, dept), clients, seconds)
+    if errors:
+        print(f"{clients} clients: {errors} errors (first: {first})", file=sys.stderr)
+    if not lat or errors > 0.01 * (len(lat) + errors):
+        raise LoadError(f"{clients} clients: too many errors ({errors} of "
+                        f"{len(lat) + errors}; first: {first})")
+    rss = rss_of(api)
+    settle(api)
+    raw, raw_errors, raw_first = run_clients(raw_client, (raw_url,), clients, seconds)
+    if raw_errors or not raw:
+        raise LoadError(f"raw baseline: {raw_errors} errors (first: {raw_first})")
+    return {"clients": clients, "rate": len(lat) / seconds, "p50": statistics.median(lat) * 1000,
+            "p99": percentile_ms(lat, 0.99), "raw_rate": len(raw) / seconds,
+            "raw_p50": statistics.median(raw) * 1000, "raw_p99": percentile_ms(raw, 0.99),
+            "errors": errors, "load": load, "rss_after": rss}
+
+
+def rss_of(api: Api) -> float:
+    """The resident memory of the `csm serve` process, MiB."""
+    return psutil.Process(api.proc.pid).memory_info().rss / 2**20
+
+
+def measure(clients: list[int], seconds: float, say: Callable[[str], None] | None = None
+            ) -> dict[str, Any]:
+    """Starts PostgreSQL and `csm serve`, runs one phase per client count; returns the
+    phases and the RSS of `csm serve` (MiB) before the first and after the last."""
     from csm.infra.database import EmbeddedPostgres
     from bench.processes import Api, part_env
     from bench.stack import new_database, settings_for
 
-    parser = argparse.ArgumentParser(prog="python -m bench.http_load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", default="1,4,16,32,64",
-                        type=lambda s: [int(c) for c in s.split(",")])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    opts = parser.parse_args()
-
-    print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
-    rows: list[tuple[int, float, float, float, float, float]] = []
+    say = say or (lambda _m: None)
+    phases: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedPostgres(Path(tmp) / "pg")
         api = None
@@ -181,37 +209,42 @@ def main() -> None:
                 answer = c.post("/v1/departments", json={"name": "bench"})
                 assert answer.status_code == 201, answer.text
                 dept = answer.json()["id"]
-            for clients in opts.clients:
-                settle(api)
-                lat, errors, first = run_clients(http_client, (api.port, dept), clients,
-                                                 opts.seconds)
-                if errors:
-                    print(f"{clients} clients: {errors} errors (first: {first})")
-                if not lat or errors > 0.01 * (len(lat) + errors):
-                    raise SystemExit(f"{clients} clients: too many errors ({errors} of "
-                                     f"{len(lat) + errors}; first: {first})")
-                settle(api)
-                raw, raw_errors, raw_first = run_clients(raw_client, (raw_url,), clients,
-                                                         opts.seconds)
-                if raw_errors or not raw:
-                    raise SystemExit(f"raw baseline: {raw_errors} errors (first: {raw_first})")
-                rows.append((clients, len(lat) / opts.seconds, statistics.median(lat) * 1000,
-                             percentile_ms(lat, 0.99), len(raw) / opts.seconds,
-                             statistics.median(raw) * 1000))
+            settle(api)
+            rss_start = rss_of(api)
+            for n in clients:
+                say(f"http_load: {n} clients, {seconds:g} s HTTP then {seconds:g} s raw")
+                phases.append(phase(api, dept, raw_url, n, seconds))
+            return {"phases": phases, "seconds": seconds, "rss_start": rss_start,
+                    "rss_end": phases[-1]["rss_after"] if phases else rss_start}
         finally:
             if api is not None:
                 api.terminate(timeout=30)
             server.stop()
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.http_load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", default="1,4,16,32,64",
+                        type=lambda s: [int(c) for c in s.split(",")])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    opts = parser.parse_args()
+
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    try:
+        rows = measure(opts.clients, opts.seconds)["phases"]
+    except LoadError as exc:
+        raise SystemExit(str(exc)) from None
     print("\n| clients | csm commands/s | p50 / p99 ms | raw 1 txn/command | ratio |")
     print("|---:|---:|---:|---:|---:|")
-    for clients, rate, p50, p99, raw_rate, _ in rows:
-        print(f"| {clients} | {rate:,.0f} | {p50:.1f} / {p99:.1f} | {raw_rate:,.0f}/s "
-              f"| {rate / raw_rate:.2f} |")
+    for r in rows:
+        print(f"| {r['clients']} | {r['rate']:,.0f} | {r['p50']:.1f} / {r['p99']:.1f} "
+              f"| {r['raw_rate']:,.0f}/s | {r['rate'] / r['raw_rate']:.2f} |")
     print()
-    for clients, rate, p50, _, raw_rate, raw_p50 in rows:
-        print(f"{clients} clients: csm/raw = {rate:,.0f} / {raw_rate:,.0f} = "
-              f"{rate / raw_rate:.2f} (p50 {p50:.2f} ms vs raw {raw_p50:.2f} ms)")
+    for r in rows:
+        print(f"{r['clients']} clients: csm/raw = {r['rate']:,.0f} / {r['raw_rate']:,.0f} = "
+              f"{r['rate'] / r['raw_rate']:.2f} (p50 {r['p50']:.2f} ms vs raw "
+              f"{r['raw_p50']:.2f} ms)")
     print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -13,12 +13,13 @@ transaction that changes the rows moves the position). Every 25th command is
 also read back through the API, `GET /v1/complaints/backlog?min_position=N`,
 timed from the command's answer to the query's answer (what a client sees,
 HTTP included). Prints p50/p90/p99/max per rate and the rate actually reached.
-Target: p99 < 1 s at 1,000 events/s.
+Target: p99 < 250 ms at 1,000 events/s.
 """
 from __future__ import annotations
 
 import argparse
 import bisect
+import os
 import tempfile
 import threading
 import time
@@ -38,7 +39,7 @@ from bench.processes import Api, Part, part_env
 from bench.topics import Topics
 from bench.world import make_world
 
-TARGET_P99 = 1.0
+TARGET_P99 = 0.25
 
 
 class Watcher(threading.Thread):
@@ -166,23 +167,22 @@ def head_position_url(url: str) -> int:
                             ).fetchone()[0]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rates", default="1000,100", help="events/s to ask for, in turn")
-    ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--partitions", type=int, default=6)
-    args = ap.parse_args()
+def measure(rates: list[float], seconds: float = 20, clients: int = 8, partitions: int = 6,
+            say=None) -> list[dict]:
+    """Starts PostgreSQL, a Kafka broker, `csm relay`, `csm project` and `csm api` as
+    processes, then runs each rate in turn: one `run_rate` result per rate, with the rate
+    reached and the load average before it."""
+    results = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-fresh-")))
         server = EmbeddedPostgres(tmp / "pg")
         stack.callback(server.stop)
         url = new_database(server)
-        broker = stack.enter_context(KafkaBroker(num_partitions=args.partitions))
+        broker = stack.enter_context(KafkaBroker(num_partitions=partitions))
         topics = Topics.fresh("fresh")
-        topics.create(broker.bootstrap_servers, args.partitions)
+        topics.create(broker.bootstrap_servers, partitions)
         settings = settings_for(url, tmp, kafka_bootstrap_servers=broker.bootstrap_servers,
-                                csm_kafka_partitions=args.partitions,
+                                csm_kafka_partitions=partitions,
                                 csm_topic_events=topics.events, csm_topic_inbound=topics.inbound,
                                 csm_topic_dlq=topics.dlq)
         rt = start_runtime(settings)
@@ -200,27 +200,48 @@ def main() -> None:
         stack.callback(watcher.stop.set)
         while watcher.visible_at(head_position(rt.pool)) is None:  # projectors caught up
             time.sleep(0.1)
-        print(f"csm api + csm relay + csm project as processes; {args.partitions} partitions; "
-              f"{args.clients} HTTP clients; {args.seconds:.0f} s per rate")
-        for rate in [float(r) for r in args.rates.split(",")]:
-            res = run_rate(api.url, world, rate, args.seconds, args.clients, watcher, url)
-            reached = res["events"] / res["elapsed"]
-            lat = sorted(res["latencies"])
-            p99 = sorted(res["fresh"])[int(len(res["fresh"]) * .99)] if res["fresh"] else 0
-            print(f"\nasked {rate:,.0f} events/s: reached {reached:,.0f} events/s "
-                  f"({res['commands']:,} commands, {res['events']:,} events in "
-                  f"{res['elapsed']:.1f} s; HTTP p50 {lat[len(lat) // 2] * 1000:.0f} ms, "
-                  f"p99 {lat[int(len(lat) * .99)] * 1000:.0f} ms; {len(res['failures'])} failed, "
-                  f"{res['unseen']} never seen)")
-            print(f"  answer → complaints read model : {percentiles(res['fresh'])}")
-            print(f"  answer → API read (min_position): {percentiles(res['api'])}")
-            verdict = "met" if p99 < TARGET_P99 else "NOT met"
-            sustained = reached >= rate * 0.9
-            print(f"  p99 < {TARGET_P99:.0f} s: {verdict}"
-                  + ("" if sustained else f" — but the asked rate was NOT sustained "
-                     f"(reached {reached:,.0f}/s)"))
-            if res["failures"]:
-                print("  e.g. " + "; ".join(res["failures"][:3]))
+        for rate in rates:
+            if say:
+                say(f"kafka_freshness: asking {rate:,.0f} events/s for {seconds:g} s")
+            load = os.getloadavg()
+            res = run_rate(api.url, world, rate, seconds, clients, watcher, url)
+            results.append({**res, "reached": res["events"] / res["elapsed"], "load": load})
+    return results
+
+
+def p99_of(xs: list[float]) -> float:
+    return sorted(xs)[int(len(xs) * .99)] if xs else 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rates", default="1000,100", help="events/s to ask for, in turn")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--partitions", type=int, default=6)
+    args = ap.parse_args()
+    results = measure([float(r) for r in args.rates.split(",")], args.seconds, args.clients,
+                      args.partitions)
+    print(f"csm api + csm relay + csm project as processes; {args.partitions} partitions; "
+          f"{args.clients} HTTP clients; {args.seconds:.0f} s per rate")
+    for res in results:
+        rate, reached = res["rate"], res["reached"]
+        lat = sorted(res["latencies"])
+        p99 = p99_of(res["fresh"])
+        print(f"\nasked {rate:,.0f} events/s: reached {reached:,.0f} events/s "
+              f"({res['commands']:,} commands, {res['events']:,} events in "
+              f"{res['elapsed']:.1f} s; HTTP p50 {lat[len(lat) // 2] * 1000:.0f} ms, "
+              f"p99 {lat[int(len(lat) * .99)] * 1000:.0f} ms; {len(res['failures'])} failed, "
+              f"{res['unseen']} never seen)")
+        print(f"  answer → complaints read model : {percentiles(res['fresh'])}")
+        print(f"  answer → API read (min_position): {percentiles(res['api'])}")
+        verdict = "met" if p99 < TARGET_P99 else "NOT met"
+        sustained = reached >= rate * 0.9
+        print(f"  p99 < {TARGET_P99 * 1000:.0f} ms: {verdict}"
+              + ("" if sustained else f" — but the asked rate was NOT sustained "
+                 f"(reached {reached:,.0f}/s)"))
+        if res["failures"]:
+            print("  e.g. " + "; ".join(res["failures"][:3]))
 
 
 if __name__ == "__main__":

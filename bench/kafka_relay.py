@@ -18,6 +18,7 @@ its events on the next run.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import uuid
@@ -69,6 +70,18 @@ def relay_all(rt, bootstrap: str, partitions: int) -> tuple[int, float, int]:
         prod.close(timeout=10)
 
 
+def measure(rt, url: str, partitions: int = 6) -> dict:
+    """Starts a Kafka broker, then times the raw SELECT and the relay over the store's
+    events; returns counts, seconds and the load average before each."""
+    with KafkaBroker(num_partitions=partitions) as broker:
+        load_raw = os.getloadavg()
+        n_raw, t_raw = raw_select(url)
+        load_relay = os.getloadavg()
+        n_relay, t_relay, batches = relay_all(rt, broker.bootstrap_servers, partitions)
+    return {"n_raw": n_raw, "t_raw": t_raw, "n": n_relay, "t": t_relay, "batches": batches,
+            "partitions": partitions, "load_raw": load_raw, "load": load_relay}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("n", nargs="?", type=int, default=200_000)
@@ -90,16 +103,13 @@ def main() -> None:
             started = time.perf_counter()
             wrote = generate(rt.app, args.n, seed=11, now=NOW, progress=False)
             print(f"generated {wrote:,} events in {time.perf_counter() - started:.1f} s")
-        broker = stack.enter_context(KafkaBroker(num_partitions=args.partitions))
-
-        n_raw, t_raw = raw_select(url)
-        n_relay, t_relay, batches = relay_all(rt, broker.bootstrap_servers, args.partitions)
-        raw_rate, relay_rate = n_raw / t_raw, n_relay / t_relay
-        print(f"raw streaming SELECT : {n_raw:>9,} events in {t_raw:6.2f} s = "
+        m = measure(rt, url, args.partitions)
+        raw_rate, relay_rate = m["n_raw"] / m["t_raw"], m["n"] / m["t"]
+        print(f"raw streaming SELECT : {m['n_raw']:>9,} events in {m['t_raw']:6.2f} s = "
               f"{raw_rate:>9,.0f} events/s")
-        print(f"relay store → Kafka  : {n_relay:>9,} events in {t_relay:6.2f} s = "
-              f"{relay_rate:>9,.0f} events/s ({batches} batches, {args.partitions} partitions, "
-              f"acks=all, idempotent)")
+        print(f"relay store → Kafka  : {m['n']:>9,} events in {m['t']:6.2f} s = "
+              f"{relay_rate:>9,.0f} events/s ({m['batches']} batches, {args.partitions} "
+              f"partitions, acks=all, idempotent)")
         print(f"ratio relay / raw SELECT: {relay_rate / raw_rate:.1%}; target ≥ {TARGET:,} "
               f"events/s: {'met' if relay_rate >= TARGET else 'NOT met'}")
 

@@ -83,6 +83,66 @@ def replay(rt, part: str) -> float:
     return seconds
 
 
+def measure_verify(rt, raw_rate: float, emit) -> dict:
+    """`verify_chain`, then `verify_against` a fresh checkpoint: (events, seconds, load)."""
+    out = {}
+    load = os.getloadavg()
+    started = time.perf_counter()
+    report = verify_chain(rt.pool, rt.audit)
+    t = time.perf_counter() - started
+    assert report.ok, report
+    out["verify"] = (report.events_checked, t, load)
+    emit(timed("verify (chain, links, seals)", report.events_checked, t, raw_rate))
+    saved = Checkpointer(rt.pool, rt.audit, 1, 1).make_once(force=True)
+    load = os.getloadavg()
+    started = time.perf_counter()
+    report = verify_against(rt.pool, [saved] if saved else [], rt.audit.signer.public)
+    t = time.perf_counter() - started
+    assert report.ok, report
+    out["checkpoint"] = (report.events_checked, t, load)
+    emit(timed("verify --checkpoint (public key)", report.events_checked, t, raw_rate))
+    return out
+
+
+def measure_snapshot(rt, emit) -> dict[str, list[float]]:
+    """A snapshot and a full rebuild, twice each in turn: their seconds."""
+    emit("\nevery read model, from the first event to the last (twice each, in turn, "
+         "so that neither always follows the other):")
+    times: dict[str, list[float]] = {"snapshot": [], "rebuild": []}
+    for _ in range(2):
+        for part in times:
+            times[part].append(replay(rt, part))
+            emit(f"  {part:<9} {times[part][-1]:7.1f} s  (load average "
+                 f"{os.getloadavg()[0]:.1f})")
+    best = {part: min(t) for part, t in times.items()}
+    emit(f"  best: snapshot {best['snapshot']:.1f} s, full rebuild "
+         f"{best['rebuild']:.1f} s: {best['snapshot'] / best['rebuild']:.2f}x the "
+         f"rebuild's time")
+    return times
+
+
+def measure(rt, url: str, skip: set[str] = frozenset(), emit=lambda _line: None) -> dict:
+    """Both raw SELECTs, verify and the snapshot/rebuild pair (less the parts in `skip`)
+    on the store of `rt`; `emit` gets each printed line."""
+    for table in ("csm_events", "csm_event_seals"):
+        with rt.pool.connection() as conn:
+            conn.execute(f"VACUUM ANALYZE {table}")
+    emit(f"\nstore: {head_position(rt.pool):,} events; load average "
+         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    out: dict = {"load_raw": os.getloadavg()}
+    raw_rate = 0.0
+    for key, label, how in (("raw", "raw SELECT (server cursor)", raw_select),
+                            ("stream", "raw SELECT (chunked stream)", raw_stream)):
+        n, t = out[key] = how(url)
+        raw_rate = raw_rate or n / t  # the first is the baseline
+        emit(timed(label, n, t, raw_rate))
+    if "verify" not in skip:
+        out.update(measure_verify(rt, raw_rate, emit))
+    if "snapshot" not in skip:
+        out["snapshot"] = measure_snapshot(rt, emit)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", nargs="?", type=int, default=1_000_000)
@@ -93,44 +153,7 @@ def main() -> None:
 
     with ExitStack() as stack:
         rt, url = synthetic_store(stack, args.n, args.data_dir)
-        for table in ("csm_events", "csm_event_seals"):
-            with rt.pool.connection() as conn:
-                conn.execute(f"VACUUM ANALYZE {table}")
-        print(f"\nstore: {head_position(rt.pool):,} events; load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n", flush=True)
-        raw_rate = 0.0
-        for label, measure in (("raw SELECT (server cursor)", raw_select),
-                               ("raw SELECT (chunked stream)", raw_stream)):
-            n, t = measure(url)
-            raw_rate = raw_rate or n / t  # the first is the baseline
-            print(timed(label, n, t, raw_rate), flush=True)
-        if "verify" not in skip:
-            started = time.perf_counter()
-            report = verify_chain(rt.pool, rt.audit)
-            t = time.perf_counter() - started
-            assert report.ok, report
-            print(timed("verify (chain, links, seals)", report.events_checked, t, raw_rate),
-                  flush=True)
-            saved = Checkpointer(rt.pool, rt.audit, 1, 1).make_once(force=True)
-            started = time.perf_counter()
-            report = verify_against(rt.pool, [saved] if saved else [], rt.audit.signer.public)
-            t = time.perf_counter() - started
-            assert report.ok, report
-            print(timed("verify --checkpoint (public key)", report.events_checked, t,
-                        raw_rate), flush=True)
-        if "snapshot" not in skip:
-            print("\nevery read model, from the first event to the last (twice each, in turn, "
-                  "so that neither always follows the other):", flush=True)
-            times: dict[str, list[float]] = {"snapshot": [], "rebuild": []}
-            for _ in range(2):
-                for part in times:
-                    times[part].append(replay(rt, part))
-                    print(f"  {part:<9} {times[part][-1]:7.1f} s  (load average "
-                          f"{os.getloadavg()[0]:.1f})", flush=True)
-            best = {part: min(t) for part, t in times.items()}
-            print(f"  best: snapshot {best['snapshot']:.1f} s, full rebuild "
-                  f"{best['rebuild']:.1f} s: {best['snapshot'] / best['rebuild']:.2f}x the "
-                  f"rebuild's time", flush=True)
+        measure(rt, url, skip, emit=lambda text: print(text, flush=True))
         print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (another busy process on "
               f"these cores skews the figures)")
 

@@ -44,6 +44,24 @@ def test_commands_by_type_and_outcome_and_events_by_type_are_counted_once(live, 
         "opened": 3, "refused": 1, "missing": 1, "events": 3}
 
 
+def test_the_store_the_projectors_and_http_are_seen_moving(live, http):
+    moving = {"store": ("csm_store_position", {}),
+              "projected": ("csm_projection_position", {"projection": "complaints"}),
+              "created": ("csm_http_requests_total", {"method": "POST", "status": "201"}),
+              "timed": ("csm_http_request_seconds_count", {"method": "POST"})}
+    before = {k: sample(live, name, **labels) for k, (name, labels) in moving.items()}
+    dept = created(http("admin").post("/v1/departments", json={"name": "Service"}))
+    last = created(http("agent").post("/v1/complaints", json={
+        "channel": "web", "department_id": dept["id"], "severity": "low", "description": "x"}))
+    assert http("manager").get("/v1/complaints/stats", params={
+        "min_position": last["position"], "wait": 10}).status_code == 200
+    after = {k: sample(live, name, **labels) for k, (name, labels) in moving.items()}
+    assert after["store"] >= before["store"] + 2
+    assert after["projected"] >= last["position"] > before["projected"]
+    assert after["created"] >= before["created"] + 2
+    assert after["timed"] >= before["timed"] + 2
+
+
 def test_the_watchers_breaches_and_snapshot_builds_are_counted(runtime, live, http):
     breaches_before = sample(live, "csm_deadline_breaches_total")
     builds_before = sample(live, "csm_snapshot_builds_total", outcome="ready")
