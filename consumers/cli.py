@@ -1,5 +1,5 @@
 """The `csm` command line: serve, api, project, relay, inbound, deadlines, rebuild, verify,
-grant-bi, dlq replay, kafka, calendar-days."""
+grant-bi, dlq replay, kafka, calendar-days, report."""
 from __future__ import annotations
 
 import contextlib
@@ -33,13 +33,15 @@ def _runtime():
     return start_runtime(_logging())
 
 
-def _serve_api(host: str, port: int, projectors: bool) -> None:
+def _serve_api(host: str, port: int, projectors: bool, demo: bool = False) -> None:
     import uvicorn
 
     from csm.api.app import create_app
     runtime = _runtime()
     runtime.part("api")
     try:
+        if demo:  # before the deadline watcher starts: the demo plans its breaches itself
+            log.info("demo_loaded", **_load_demo(runtime, None, _demo_end()))
         if projectors:
             if runtime.settings.kafka_bootstrap_servers:
                 runtime.start_kafka_parts({"relay", "project", "inbound"})
@@ -109,9 +111,11 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--demo", is_flag=True,
+              help="First load a year of demo data ending now, as `csm demo` does (once).")
+def serve(host: str, port: int, demo: bool) -> None:
     """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound)."""
-    _serve_api(host, port, projectors=True)
+    _serve_api(host, port, projectors=True, demo=demo)
 
 
 @main.command()
@@ -280,6 +284,50 @@ def rebuild(names: tuple[str, ...], as_of) -> None:
         runtime.close()
 
 
+def _demo_end() -> datetime:
+    """Now, to the minute: the default last moment of the demo year."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def _demo_end_option(_ctx, _param, value: str | None) -> datetime | None:
+    end = _timestamp(value)
+    if end is not None and end > datetime.now(UTC):
+        raise click.BadParameter(f"{value!r} lies in the future")
+    return end
+
+
+def _load_demo(runtime, seed: int | None, end: datetime) -> dict:
+    """Loads the demo year with a progress bar on stderr; its summary."""
+    from tqdm import tqdm
+
+    from csm.consumers.demo import DEFAULT_SEED, DemoRefused, load_demo
+    with tqdm(unit=" commands", file=sys.stderr, desc="demo") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+        try:
+            return load_demo(runtime, seed=DEFAULT_SEED if seed is None else seed, end=end,
+                             progress=progress)
+        except DemoRefused as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--seed", type=int, default=None,
+              help="Another seed, another year just as realistic (default: 1).")
+@click.option("--end", metavar="TIMESTAMP", callback=_demo_end_option,
+              help="The demo year's last moment, ISO 8601 (UTC unless it says); "
+                   "default: now, to the minute.")
+def demo(seed: int | None, end: datetime | None) -> None:
+    """Load a year of demo data into the store, once; print a summary as JSON."""
+    runtime = _runtime()
+    try:
+        summary = _load_demo(runtime, seed, end or _demo_end())
+    finally:
+        runtime.close()
+    click.echo(json.dumps(summary))
+
+
 @main.command()
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False),
               help="A checkpoint saved from GET /v1/audit/checkpoints (one item, or the whole "
@@ -354,3 +402,33 @@ def calendar_days(country: str, year: int, subdivision: str | None,
         raise click.ClickException(str(exc) or f"no holidays known for {country!r}") from None
     lines = [f"  {json.dumps(day)}: {json.dumps(days[day])}" for day in sorted(days)]
     click.echo("{\n" + ",\n".join(lines) + "\n}")
+
+
+def _month(_ctx, _param, value: str) -> str:
+    from csm.api.dashboard.figures import MONTH
+    if not MONTH.match(value):
+        raise click.BadParameter(f"{value!r} is not a month YYYY-MM (1901 on)")
+    return value
+
+
+@main.command()
+@click.option("--period", required=True, callback=_month, metavar="YYYY-MM",
+              help="The month to report on.")
+@click.option("--department", "department_id", metavar="ID", help="Only this department.")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Default: csm-report-<period>[-<department>].<format>")
+def report(period: str, department_id: str | None, fmt: str, output: str | None) -> None:
+    """Write the monthly report (the figures of the query API, as charts) to a file."""
+    from csm.api.dashboard.figures import Scope
+    from csm.api.dashboard.source import QueryFailed
+    from csm.consumers.report_file import write_report
+    runtime = _runtime()
+    try:
+        path = write_report(runtime, Scope.parse(period, department_id), fmt, output)
+    except QueryFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+    click.echo(str(path))
