@@ -25,7 +25,8 @@ REPEAT_WINDOW = 300.0
 # Libraries whose repeated records are thinned out (see the module docstring).
 CHATTY = ("kafka",)
 # kafka-python's INFO is a line per connection and per metadata update.
-QUIET = {"kafka": logging.WARNING}
+# kafka-python is chatty; httpx logs each in-process query the dashboard makes.
+QUIET = {"kafka": logging.WARNING, "httpx": logging.WARNING}
 
 
 class Repeats(logging.Filter):

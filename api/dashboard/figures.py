@@ -47,6 +47,10 @@ class Scope:
         firsts = [((y * 12 + m - 1 - k) // 12, (y * 12 + m - 1 - k) % 12 + 1) for k in range(n)]
         return [date(yy, mm, 1) for yy, mm in reversed(firsts)]
 
+    def before(self) -> Scope:
+        """The month before, for the same department."""
+        return Scope(self.months(2)[0], self.department_id)
+
     def within(self) -> dict[str, str]:
         return {"period": "month", "from": self.month.isoformat(), "to": self.last_day.isoformat()}
 

@@ -75,7 +75,11 @@ async def _page(request: Request, render) -> Response:
 async def dashboard(request: Request, now: Now, period: str | None = None,
                     department_id: str | None = None):
     async def render(src):
-        return pages.overview(await gather.overview(src, _scope(request, period, department_id, now)))
+        scope = _scope(request, period, department_id, now)
+        figures = await gather.overview(src, scope)
+        if period is None and figures["current"] is None:  # early in a month: the last one
+            figures = await gather.overview(src, scope.before())
+        return pages.overview(figures)
     return await _page(request, render)
 
 
