@@ -1,5 +1,5 @@
 """The `csm` command line: serve, api, project, relay, inbound, deadlines, rebuild, verify,
-grant-bi, dlq replay, kafka, calendar-days, report."""
+grant-bi, dlq replay, kafka, calendar-days, demo, import, report."""
 from __future__ import annotations
 
 import contextlib
@@ -165,6 +165,26 @@ def relay(health_port: int | None, health_host: str) -> None:
 def inbound(health_port: int | None, health_host: str) -> None:
     """Turn channel messages on csm.inbound into commands until stopped."""
     _kafka_part("inbound", health_host, health_port)
+
+
+@main.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--rejects", type=click.File("w", lazy=False),
+              help="Write each rejected line here (emptied first), as a JSON line with its "
+                   "line number and reason (default: stderr).")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Lines decided and recorded together in one transaction.")
+def import_(file, rejects, batch: int) -> None:
+    """Record a history of inbound messages, one JSON line each (FILE, or - for stdin); print
+    a JSON summary; exit 1 if a line was rejected. Running it again records nothing new."""
+    from csm.consumers.bulk_import import import_file
+    runtime = _runtime()
+    try:
+        summary = import_file(runtime.pool, runtime.app, file, rejects, batch)
+    finally:
+        runtime.close()
+    click.echo(json.dumps(summary.as_dict()))
+    sys.exit(1 if summary.rejected else 0)
 
 
 @main.command()

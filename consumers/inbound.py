@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
 import structlog
-from eventsourcing.persistence import DataError as PersistenceDataError
-from eventsourcing.persistence import IntegrityError
 from kafka.errors import KafkaError, MessageSizeTooLargeError
-from pydantic import ValidationError
 
 from csm.consumers.dead_letters import Letter, already_sent, digest, remember
-from csm.consumers.inbound_commands import Envelope, command_for
+from csm.consumers.inbound_batch import (
+    REFUSED,
+    Duplicate,
+    Message,
+    decide,
+    decide_one,
+    parse,
+    why,
+)
 from csm.consumers.inbound_retry import (
     Holds,
     RetryPolicy,
@@ -51,42 +54,16 @@ from csm.consumers.kafka_io import (
 )
 from csm.consumers.outage import Outage
 from csm.consumers.refusal_reasons import not_found, reason
-from csm.domain.application import NothingToRecord, Recorded, UnitNotClean
-from csm.domain.commands import Command
+from csm.domain.application import NothingToRecord, Recorded
 from csm.domain.csm import CsmApplication
-from csm.domain.errors import DomainError, NotFound
-from csm.infra.command_metrics import count_command
-from csm.infra.idempotency import (
-    IdempotencyMismatch,
-    already_seen,
-    remember_all,
-    request_digest,
-    run_once,
-)
+from csm.domain.errors import NotFound
+from csm.infra.idempotency import IdempotencyMismatch
 from csm.infra.part_status import ConsumerLag, PartStatus, count_dead_letters
 
 log = structlog.get_logger()
-MAX_MESSAGE = 1024 * 1024
-SCOPE = "inbound"
 GROUP = "csm-inbound"
-
-
-class Unacceptable(Exception):
-    """A message refused before it reached a command, with the reason in plain words."""
-
-
-# Refusals that belong to the message: to the DLQ. Anything else (the store is down, …)
-# belongs to us: the same messages are read again.
-REFUSED = (Unacceptable, ValidationError, psycopg.DataError, PersistenceDataError, DomainError,
-           IdempotencyMismatch, UnicodeDecodeError, ValueError, TypeError)
-
-
-@dataclass
-class Parsed:
-    rec: Any
-    env: Envelope
-    body: dict[str, Any]
-    command: Command
+# A refusal (`REFUSED`) belongs to the message: to the DLQ. Anything else (the store is
+# down, …) belongs to us: the same messages are read again.
 
 
 @dataclass
@@ -124,17 +101,7 @@ class Inbound:
         except REFUSED as exc:
             self._dead_letter(rec, reason(exc))
             return
-        try:
-            run_once(self.pool, self.app, SCOPE, msg.env.message_id, msg.env.type, msg.body,
-                     msg.command)
-            self.accepted += 1
-        except NotFound as exc:
-            self._retry_later(msg, exc)
-        except IdempotencyMismatch:
-            self._dead_letter(rec, _reused(msg.env.message_id), msg.env.message_id,
-                              again=True)
-        except REFUSED as exc:
-            self._dead_letter(rec, reason(exc), msg.env.message_id)
+        self._settle(msg, decide_one(self.pool, self.app, msg)[0])
 
     def handle_batch(self, records: list[Any]) -> None:
         """Many messages, one transaction; on any conflict, each message on its own instead."""
@@ -144,67 +111,30 @@ class Inbound:
                 parsed.append(self._parse(rec))
             except REFUSED as exc:
                 self._dead_letter(rec, reason(exc))
-        seen = already_seen(self.pool, SCOPE, [m.env.message_id for m in parsed])
-        todo = []
-        for m in parsed:
-            digest_ = request_digest(m.env.type, m.body)
-            first = seen.get(m.env.message_id)
-            if first == digest_:
-                self.accepted += 1  # delivered before: no second effect
-            elif first is not None:
-                self._dead_letter(m.rec, _reused(m.env.message_id), m.env.message_id,
-                                  again=True)
-            else:
-                seen[m.env.message_id] = digest_
-                todo.append((m, digest_))
-        if not todo:
-            return
+        for m, outcome in zip(parsed, decide(self.pool, self.app, parsed).outcomes):
+            self._settle(m, outcome)
 
-        def remembered(outcomes: list[Any]) -> list[Any]:
-            entries = [(m.env.message_id, digest_, o.answer())
-                       for (m, digest_), o in zip(todo, outcomes) if isinstance(o, Recorded)]
-            return [remember_all(SCOPE, entries)] if entries else []
-        try:
-            outcomes = self.app.handle_together([(m.command, ()) for m, _ in todo], remembered)
-        except (IntegrityError, DomainError, UnitNotClean, psycopg.errors.UniqueViolation) as exc:
-            log.info("inbound_batch_replayed_one_by_one", messages=len(todo),
-                     reason=repr(exc)[:200])
-            for m, _ in todo:
-                self.handle(m.rec)
-            return
-        for (m, _), outcome in zip(todo, outcomes):
-            if isinstance(outcome, (Recorded, NothingToRecord)):
-                self.accepted += 1
-                count_command(m.command)
-            elif isinstance(outcome, NotFound):
-                self._retry_later(m, outcome)
-            elif isinstance(outcome, REFUSED):
-                count_command(m.command, outcome)
-                self._dead_letter(m.rec, reason(outcome), m.env.message_id)
-            else:
-                raise outcome
+    def _settle(self, m: Message, outcome: Any) -> None:
+        """Counts an applied message, or sends a refused one where it goes."""
+        if isinstance(outcome, (Recorded, NothingToRecord, Duplicate)):
+            self.accepted += 1
+        elif isinstance(outcome, NotFound):
+            self._retry_later(m, outcome)
+        elif isinstance(outcome, REFUSED):
+            self._dead_letter(m.rec, why(m, outcome), m.env.message_id,
+                              again=isinstance(outcome, IdempotencyMismatch))
+        else:
+            raise outcome
 
-    def _parse(self, rec: Any) -> Parsed:
-        value = rec.value
-        if value is None:
-            raise Unacceptable("empty message (no value)")
-        if len(value) > MAX_MESSAGE:
-            raise Unacceptable(f"message of {len(value)} bytes exceeds {MAX_MESSAGE} bytes")
-        try:
-            env = Envelope.model_validate(orjson.loads(value))
-        except (orjson.JSONDecodeError, ValidationError) as exc:
-            raise Unacceptable(reason(exc, raw=value)) from None
-        try:
-            payload, command = command_for(env, datetime.now(UTC))
-        except ValidationError as exc:
-            raise Unacceptable(reason(exc, where="payload.")) from None
-        return Parsed(rec, env, payload.model_dump(mode="json"), command)
+    @staticmethod
+    def _parse(rec: Any) -> Message:
+        return parse(rec.value, rec)
 
     # -- where a message goes when it is not applied --------------------------------
     def _is_copy(self, rec: Any) -> bool:
         return rec.topic == self.retry_topic
 
-    def _retry_later(self, m: Parsed, exc: NotFound) -> None:
+    def _retry_later(self, m: Message, exc: NotFound) -> None:
         rec, copy = m.rec, self._is_copy(m.rec)
         headers = self.retry.next_copy(rec, copy, str(exc), now_ms())
         if headers is None:
@@ -374,10 +304,6 @@ class Inbound:
             # Everything up to here is applied or copied: the next commit covers it, and a
             # redelivery meanwhile has no second effect.
             log.info("inbound_commit_deferred", error=repr(exc)[:200])
-
-
-def _reused(message_id: str) -> str:
-    return f"message_id: {message_id!r} was first used with another body"
 
 
 def _failure(sent: Any) -> BaseException | None:

@@ -63,7 +63,9 @@ class CoreHandlers(Application[str]):
         return getattr(self._thread_state(), "uow", None)
 
     def _thread_state(self) -> threading.local:
-        return self.__dict__.setdefault("_per_thread", threading.local())
+        state = self.__dict__.get("_per_thread")  # made once: not a new local per call
+        return state if state is not None else self.__dict__.setdefault(
+            "_per_thread", threading.local())
 
     # -- the service layer ----------------------------------------------------
     def handle(self, command: c.Command, in_transaction: Sequence[AnswerStep] = ()) -> Recorded:
@@ -135,11 +137,11 @@ class CoreHandlers(Application[str]):
     @contextmanager
     def _unit(self) -> Iterator[UnitOfWork]:
         state = self._thread_state()
-        state.uow = UnitOfWork()
+        state.uow, state.policy = UnitOfWork(), None
         try:
             yield state.uow
         finally:
-            state.uow = None
+            state.uow = state.policy = None
 
     def flush(self, uow: UnitOfWork) -> int | None:
         """Records every pending event of the unit in one transaction; the last position."""
@@ -210,12 +212,20 @@ class CoreHandlers(Application[str]):
         """The policy in force and its version (0: the defaults, never published).
 
         Read, never changed, so the cached aggregate itself serves: no copy per command (and
-        the calendars keep the open spans they have worked out)."""
+        the calendars keep the open spans they have worked out). Read once per unit of work:
+        the commands of a batch are decided under one policy, at one read."""
+        state = self._thread_state()
+        in_unit = getattr(state, "uow", None) is not None
+        if in_unit and getattr(state, "policy", None):
+            return state.policy
         try:
             p = self.repository.get(POLICY_STREAM_ID, deepcopy_from_cache=False)
+            found = p.rules, p.version
         except AggregateNotFoundError:
-            return DEFAULT_RULES, 0
-        return p.rules, p.version
+            found = DEFAULT_RULES, 0
+        if in_unit:
+            state.policy = found
+        return found
 
     def active_customer(self, customer_id: str | None) -> Customer | None:
         if customer_id is None:
