@@ -51,8 +51,13 @@ class Scope:
         """The month before, for the same department."""
         return Scope(self.months(2)[0], self.department_id)
 
+    def dates(self) -> dict[str, str]:
+        """The month as a query's `from` and `to`."""
+        return {"from": self.month.isoformat(), "to": self.last_day.isoformat()}
+
     def within(self) -> dict[str, str]:
-        return {"period": "month", "from": self.month.isoformat(), "to": self.last_day.isoformat()}
+        """The month as one period of a statistics query."""
+        return {"period": "month", **self.dates()}
 
 
 async def overview(src: QuerySource, scope: Scope) -> dict[str, Any]:
@@ -88,8 +93,7 @@ async def monthly(src: QuerySource, scope: Scope) -> dict[str, Any]:
     departments = [r["department_id"] for r in figures["scores"]
                    if d is None or r["department_id"] == d]
     ledgers = await asyncio.gather(*(
-        src.get(f"/v1/departments/{dept}/ledger", limit=100000,
-                **{k: v for k, v in scope.within().items() if k != "period"})
+        src.get(f"/v1/departments/{dept}/ledger", limit=100000, **scope.dates())
         for dept in departments))
     return figures | {
         "complaints": stats["rows"][0] if stats["rows"] else None,

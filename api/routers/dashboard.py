@@ -98,8 +98,7 @@ async def department_ledger(request: Request, department_id: str, now: Now,
     async def render(src):
         scope = _scope(request, period, None, now)
         lines = await src.get(f"/v1/departments/{department_id}/ledger", limit=100000,
-                              **{"from": scope.month.isoformat(),
-                                 "to": scope.last_day.isoformat()})
+                              **scope.dates())
         return pages.ledger(scope, department_id, lines["items"])
     return await _page(request, render)
 
