@@ -2,6 +2,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
 
 from csm.api.consistency import ReadAt
 from csm.api.deps import Caller, RuntimeDep, allow
@@ -41,6 +42,11 @@ FeedbackSlice = Annotated[Slice, Depends(slice_params(followups_query.FEEDBACK_G
 RevisitSlice = Annotated[Slice, Depends(slice_params(followups_query.REVISIT_GROUPS))]
 ScoresSlice = Annotated[Slice, Depends(slice_params({"department_id"}, groupable=False))]
 LedgerSlice = Annotated[Slice, Depends(slice_params((), groupable=False))]
+LEDGER_JSON_MAX, LEDGER_CSV_MAX = 100_000, 10_000_000
+LedgerLimit = Annotated[int, Query(ge=1, le=LEDGER_CSV_MAX, description=(
+    f"at most this many lines: up to {LEDGER_CSV_MAX:,} when the answer is CSV (streamed), "
+    f"up to {LEDGER_JSON_MAX:,} when it is JSON; a larger limit with a JSON answer is "
+    "refused with 422 (ask for CSV or narrow `from`/`to`)"))]
 AsOf = Annotated[Timestamp | None, Query(description="judge overdue at this moment "
                                            "(RFC 3339 with offset)")]
 
@@ -106,9 +112,14 @@ def department_scores(rt: RuntimeDep, caller: Reader, q: ScoresSlice, at: ReadAt
 @router.get("/departments/{department_id}/ledger", response_model=Items[LedgerLine],
             responses=QUERY)
 def department_ledger(department_id: PathId, rt: RuntimeDep, caller: Reader, q: LedgerSlice,
-                      limit: Annotated[int, Query(ge=1, le=100000)] = 10000,
-                      at: ReadAt = None):
+                      limit: LedgerLimit = 10000, at: ReadAt = None):
     """Every points line of one department, in position order."""
+    if limit > LEDGER_JSON_MAX and not at.wants_csv:
+        # Streamed CSV holds one batch of lines at a time; a JSON answer is built whole.
+        raise RequestValidationError([{
+            "type": "value_error", "loc": ("query", "limit"), "input": limit,
+            "msg": f"a JSON answer holds at most {LEDGER_JSON_MAX} lines: ask for CSV "
+                   "(format=csv or Accept: text/csv) or narrow `from`/`to`"}])
     # An unknown department (unknown at the snapshot's as_of) is a 404, not an empty ledger.
     at.aggregate(department_id, Department, "department")
     s = at.reach("ledger")
