@@ -53,6 +53,7 @@ GRANTED: dict[str, tuple[str, ...]] = {
     "GET /v1/departments/{department_id}/ledger": READERS,
     "GET /v1/revisits/stats": READERS,
     "GET /v1/improvement-actions": READERS,
+    "GET /v1/reports/monthly": READERS,
     "GET /v1/audit/streams/{stream_id}/events": ("auditor",),
     "GET /v1/audit/verify": ("auditor",),
     "GET /v1/audit/streams/{stream_id}/state": ("auditor",),
