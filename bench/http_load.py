@@ -1,6 +1,6 @@
 """Concurrent HTTP commands/s against `csm serve` as a process, and raw PostgreSQL in the same run.
 
-    .venv/bin/python -m bench.http_load [--clients 1,4,16,32,64] [--seconds 10]
+    .venv/bin/python -m bench.http_load [--clients 1,4,16,32,64] [--seconds 10] [--workers 1]
 
 For each client count C, C client processes each keep one keep-alive connection to
 `csm serve` (its own process, on loopback, against one embedded PostgreSQL) and send
@@ -8,12 +8,14 @@ For each client count C, C client processes each keep one keep-alive connection 
 is in. They start together, warm up for 1 s, then count for `--seconds`. The baseline
 is C processes, each with its own connection in autocommit, doing one INSERT of a
 600-byte row per transaction into a bare table of another database on the same
-server. Between phases the benchmark waits (at most 60 s) for the projectors of
+server. `--workers N` serves the API of `csm serve` from N worker processes
+(CSM_API_WORKERS). Between phases the benchmark waits (at most 60 s) for the projectors of
 `csm serve` to catch up, so that their work does not land on the next phase.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -180,14 +182,20 @@ def phase(api: Api, dept: str, raw_url: str, clients: int, seconds: float) -> di
 
 
 def rss_of(api: Api) -> float:
-    """The resident memory of the `csm serve` process, MiB."""
-    return psutil.Process(api.proc.pid).memory_info().rss / 2**20
+    """The resident memory of the `csm serve` process and its children (workers), MiB."""
+    parent = psutil.Process(api.proc.pid)
+    rss = parent.memory_info().rss
+    for child in parent.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            rss += child.memory_info().rss
+    return rss / 2**20
 
 
-def measure(clients: list[int], seconds: float, say: Callable[[str], None] | None = None
-            ) -> dict[str, Any]:
-    """Starts PostgreSQL and `csm serve`, runs one phase per client count; returns the
-    phases and the RSS of `csm serve` (MiB) before the first and after the last."""
+def measure(clients: list[int], seconds: float, say: Callable[[str], None] | None = None,
+            workers: int = 1) -> dict[str, Any]:
+    """Starts PostgreSQL and `csm serve` (the API in `workers` processes), runs one phase per
+    client count; returns the phases and the RSS of `csm serve` and its workers (MiB) before
+    the first and after the last."""
     from csm.infra.database import EmbeddedPostgres
     from bench.processes import Api, part_env
     from bench.stack import new_database, settings_for
@@ -202,7 +210,7 @@ def measure(clients: list[int], seconds: float, say: Callable[[str], None] | Non
             with psycopg.connect(raw_url, autocommit=True) as conn:
                 conn.execute("CREATE TABLE bench_raw (id text PRIMARY KEY, state bytea, "
                              "at timestamptz DEFAULT now())")
-            env = part_env(settings_for(url, Path(tmp)))
+            env = {**part_env(settings_for(url, Path(tmp))), "CSM_API_WORKERS": str(workers)}
             api = Api(env, Path(tmp), command="serve")
             wait_ready(api)
             with api.client("admin") as c:
@@ -228,11 +236,14 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16,32,64",
                         type=lambda s: [int(c) for c in s.split(",")])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="API worker processes of `csm serve` (default: 1)")
     opts = parser.parse_args()
 
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    print(f"csm serve --workers {opts.workers}")
     try:
-        rows = measure(opts.clients, opts.seconds)["phases"]
+        rows = measure(opts.clients, opts.seconds, workers=opts.workers)["phases"]
     except LoadError as exc:
         raise SystemExit(str(exc)) from None
     print("\n| clients | csm commands/s | p50 / p99 ms | raw 1 txn/command | ratio |")

@@ -33,12 +33,14 @@ def _runtime():
     return start_runtime(_logging())
 
 
-def _serve_api(host: str, port: int, projectors: bool, demo: bool = False) -> None:
+def _serve_api(host: str, port: int, projectors: bool, demo: bool = False,
+               workers: int = 1) -> None:
     import uvicorn
 
     from csm.api.app import create_app
     runtime = _runtime()
-    runtime.part("api")
+    if workers == 1:
+        runtime.part("api")
     try:
         if demo:  # before the deadline watcher starts: the demo plans its breaches itself
             log.info("demo_loaded", **_load_demo(runtime, None, _demo_end()))
@@ -49,6 +51,10 @@ def _serve_api(host: str, port: int, projectors: bool, demo: bool = False) -> No
                 runtime.start_projectors()
             runtime.start_deadlines()
             runtime.start_checkpointer()
+        if workers > 1:  # the parts above stay here, in the parent; the API runs in workers
+            from csm.consumers.api_workers import serve_workers
+            return serve_workers(runtime, host, port, workers,
+                                 click.get_current_context().info_name or "api")
         log.info("api_starting", url=f"http://{host}:{port}", openapi=f"http://{host}:{port}/docs")
         # log_config=None: uvicorn installs no handlers or formatters of its own, so its
         # records (uvicorn.error, uvicorn.access) go to the same JSON writer as csm's.
@@ -102,6 +108,14 @@ def _serve_health(runtime, host: str, port: int | None) -> None:
                err=True)
 
 
+def workers_option(command):
+    """`--workers N`: the API served by N processes on the same port (1: in this process)."""
+    return click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+                        envvar="CSM_API_WORKERS",
+                        help="Serve the API from this many worker processes on the port, each "
+                             "with its own connections; 1 serves it in this process.")(command)
+
+
 @click.group()
 @click.version_option(_version(), prog_name="csm")
 def main() -> None:
@@ -113,17 +127,21 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True,
               help="First load a year of demo data ending now, as `csm demo` does (once).")
-def serve(host: str, port: int, demo: bool) -> None:
-    """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound)."""
-    _serve_api(host, port, projectors=True, demo=demo)
+@workers_option
+def serve(host: str, port: int, demo: bool, workers: int) -> None:
+    """Everything in one process: API, projectors, deadline watcher (with Kafka: relay, inbound).
+
+    With --workers N the API is served by N worker processes; the rest runs once, here."""
+    _serve_api(host, port, projectors=True, demo=demo, workers=workers)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def api(host: str, port: int) -> None:
+@workers_option
+def api(host: str, port: int, workers: int) -> None:
     """The HTTP API alone (run `csm project` beside it)."""
-    _serve_api(host, port, projectors=False)
+    _serve_api(host, port, projectors=False, workers=workers)
 
 
 @main.command()

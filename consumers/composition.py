@@ -89,3 +89,8 @@ class Process(Runtime):
 
 def start_runtime(settings: Settings, *, keep_embedded_running: bool = False) -> Process:
     return Process.open(settings, keep_embedded_running=keep_embedded_running)
+
+
+def attach_runtime(settings: Settings, url: str, api_keys: dict[str, str]) -> Process:
+    """A runtime on the database the parent of `--workers N` opened (see Runtime.attach)."""
+    return Process.attach(settings, url, api_keys)

@@ -77,13 +77,27 @@ class Runtime:
         if not url:
             embedded = EmbeddedPostgres(settings.csm_data_dir, keep_running=keep_embedded_running)
             url = embedded.url
-        pool = open_pool(url)
-        pool.wait(timeout=30)
-        keys = PersonalKeys(pool, cipher_key(settings))
-        app = PostgresCsm(eventsourcing_env(url), keys, audit.chain_key)
+        pool, app = _connect(settings, url, audit)
         with pool.connection() as conn:
             ensure_schema(conn)
         ensure_health_tables(pool)
         cover_unsealed_events(pool, audit)
         log.info("runtime_started", embedded=embedded is not None)
         return cls(settings, url, pool, app, api_keys(settings), embedded, audit=audit)
+
+    @classmethod
+    def attach(cls, settings: Settings, url: str, keys: dict[str, str]):
+        """A runtime of its own (pool, application, group commit) on a database that another
+        process of the same command opened and set up: it starts and stops no embedded
+        PostgreSQL, creates no schema and makes no API key."""
+        audit = audit_keys(settings)
+        pool, app = _connect(settings, url, audit)
+        return cls(settings, url, pool, app, dict(keys), audit=audit)
+
+
+def _connect(settings: Settings, url: str, audit: AuditKeys):
+    pool = open_pool(url)
+    pool.wait(timeout=30)
+    app = PostgresCsm(eventsourcing_env(url), PersonalKeys(pool, cipher_key(settings)),
+                      audit.chain_key)
+    return pool, app
