@@ -65,20 +65,21 @@ async def overview(src: QuerySource, scope: Scope) -> dict[str, Any]:
     scoreboard, survey response rates."""
     first = scope.months()[0]
     d = scope.department_id
-    trend, backlog, scores, surveyed = await asyncio.gather(
+    trend, backlog, scores, surveyed, lag = await asyncio.gather(
         src.get("/v1/satisfaction", period="month", department_id=d,
                 **{"from": first.isoformat(), "to": scope.last_day.isoformat()}),
         src.get("/v1/complaints/backlog", department_id=d, limit=10000),
         src.get("/v1/departments/scores", **scope.within()),
         src.get("/v1/satisfaction", period="year", group_by="survey", department_id=d,
-                **{"from": first.isoformat(), "to": scope.last_day.isoformat()}))
+                **{"from": first.isoformat(), "to": scope.last_day.isoformat()}),
+        src.lag())
     survey_ids = sorted({r["survey_id"] for r in surveyed["rows"]})
     surveys = await asyncio.gather(*(src.get(f"/v1/surveys/{s}/stats") for s in survey_ids))
     by_month = {r["period_start"][:7]: r for r in trend["rows"]}
     return {"scope": scope, "months": [m.strftime("%Y-%m") for m in scope.months()],
             "trend": by_month, "current": by_month.get(scope.label),
             "backlog": backlog, "ages": backlog_by_age(backlog["items"]),
-            "scores": scores["rows"], "surveys": list(surveys)}
+            "scores": scores["rows"], "surveys": list(surveys), "lag": lag}
 
 
 async def monthly(src: QuerySource, scope: Scope) -> dict[str, Any]:

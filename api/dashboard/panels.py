@@ -88,6 +88,15 @@ def surveys(f: dict[str, Any]) -> str:
                            name="surveys", numeric={2, 3, 4}), name="surveys")
 
 
+def catching_up(f: dict[str, Any]) -> str:
+    """A warning while the read models have not yet applied every stored event."""
+    if not f["lag"]:
+        return ""
+    return section("Still coming in", f'<p class="bad" data-message data-lag="{f["lag"]}">'
+                   f'The read models are {f["lag"]:,} events behind the store: these figures '
+                   "are not complete yet. Reload in a moment.</p>", name="lag", wide=True)
+
+
 def overview(f: dict[str, Any], link: Link) -> str:
-    return (satisfaction(f) + nps(f) + dimensions(f) + backlog(f) + surveys(f)
+    return (catching_up(f) + satisfaction(f) + nps(f) + dimensions(f) + backlog(f) + surveys(f)
             + scoreboard(f, link))

@@ -39,3 +39,12 @@ class QuerySource:
                 else {}
             raise QueryFailed(path, answer.status_code, body.get("detail", answer.text[:200]))
         return answer.json()
+
+    async def lag(self) -> int:
+        """How many events the read model furthest behind has yet to apply (from /ready)."""
+        answer = await self._client.get("/ready")
+        try:
+            projections = answer.json().get("projections") or []
+        except ValueError:
+            return 0
+        return max((p.get("lag") or 0 for p in projections), default=0)

@@ -89,6 +89,7 @@ def test_the_charts_show_the_query_api_figures(demo, browser, tmp_path):
         scores = api.get("/v1/departments/scores", params={
             "period": "month", "from": "2026-10-01", "to": "2026-10-31"}).json()["rows"]
     month = trend[MONTH]
+    assert page.locator("[data-section=lag]").count() == 0  # every event applied: no warning
     for name in ("csi", "csat", "nps"):
         tile = f"[data-section=satisfaction] [data-figure={name}]"
         assert value(page, tile) == pytest.approx(month[name], abs=1e-9)
