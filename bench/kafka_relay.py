@@ -10,14 +10,16 @@ synthetic events (default 200,000) through the real application, then measures
       every event to a fresh topic: read, decode, encode, send with acks=all and
       an idempotent producer, wait for every acknowledgement, watermark every
       partition, record progress — from position 0 until its progress reaches
-      the head (events/s);
-and prints both with their ratio. Target: ≥ 50,000
-events/s from store to Kafka. `--data-dir DIR` keeps PostgreSQL there and reuses
-its events on the next run.
+      the head (events/s); once with each Kafka client (`CSM_KAFKA_CLIENT`):
+      kafka-python, and confluent-kafka when it is installed (the extra `fast`);
+and prints each with its ratio to (a). Target: ≥ 50,000 events/s from store to
+Kafka. `--clients kafka-python,confluent` picks the clients; `--data-dir DIR`
+keeps PostgreSQL there and reuses its events on the next run.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import tempfile
 import time
@@ -29,8 +31,8 @@ from pathlib import Path
 import psycopg
 
 from bench.synthetic import generate
-from csm.consumers.kafka_io import ensure_topics, producer
-from csm.consumers.relay import Relay
+from csm.consumers.kafka_io import close
+from csm.consumers.relay import CLIENTS, Relay
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
 from csm.consumers.composition import start_runtime
@@ -52,13 +54,29 @@ def raw_select(url: str) -> tuple[int, float]:
         return n, time.perf_counter() - started
 
 
-def relay_all(rt, bootstrap: str, partitions: int) -> tuple[int, float, int]:
-    topic = f"bench-relay-{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, [topic], partitions)
-    relay = Relay(rt.pool, bootstrap, topic, partitions)
-    prod = producer(bootstrap)
+def available_clients() -> list[str]:
+    """The Kafka clients the relay can use here: kafka-python always, confluent-kafka
+    when it is installed."""
+    return [c for c in CLIENTS
+            if c != "confluent" or importlib.util.find_spec("confluent_kafka") is not None]
+
+
+def client_version(client: str) -> str:
+    """The version of a Kafka client, as the table names it."""
+    if client == "confluent":
+        import confluent_kafka
+        return f"confluent-kafka {confluent_kafka.__version__} (librdkafka " \
+               f"{confluent_kafka.libversion()[0]})"
+    import kafka
+    return f"kafka-python {kafka.__version__}"
+
+
+def relay_all(rt, bootstrap: str, partitions: int, client: str) -> tuple[int, float, int]:
+    """The relay with `client` publishing the whole store to a fresh topic."""
+    topic = f"bench-relay-{client}-{uuid.uuid4().hex[:8]}"
+    relay = Relay(rt.pool, bootstrap, topic, partitions, client=client)
+    prod = relay._start()   # as `csm relay` starts: the topic, the producer, its progress
     try:
-        relay.position = relay._load()
         head = head_position(rt.pool)
         batches = 0
         started = time.perf_counter()
@@ -67,19 +85,27 @@ def relay_all(rt, bootstrap: str, partitions: int) -> tuple[int, float, int]:
             batches += 1
         return relay.published, time.perf_counter() - started, batches
     finally:
-        prod.close(timeout=10)
+        close(prod)
 
 
-def measure(rt, url: str, partitions: int = 6) -> dict:
+def measure(rt, url: str, partitions: int = 6, clients: list[str] | None = None) -> dict:
     """Starts a Kafka broker, then times the raw SELECT and the relay over the store's
-    events; returns counts, seconds and the load average before each."""
+    events with each client (default: every one installed); returns counts, seconds and
+    the load average before each. "n", "t", "batches" and "load" are the first client's;
+    "clients" has each one's."""
+    clients = clients or available_clients()
+    each: dict[str, dict] = {}
     with KafkaBroker(num_partitions=partitions) as broker:
         load_raw = os.getloadavg()
         n_raw, t_raw = raw_select(url)
-        load_relay = os.getloadavg()
-        n_relay, t_relay, batches = relay_all(rt, broker.bootstrap_servers, partitions)
-    return {"n_raw": n_raw, "t_raw": t_raw, "n": n_relay, "t": t_relay, "batches": batches,
-            "partitions": partitions, "load_raw": load_raw, "load": load_relay}
+        for client in clients:
+            load = os.getloadavg()
+            n, t, batches = relay_all(rt, broker.bootstrap_servers, partitions, client)
+            each[client] = {"n": n, "t": t, "batches": batches, "load": load,
+                            "version": client_version(client)}
+    first = each[clients[0]]
+    return {"n_raw": n_raw, "t_raw": t_raw, **first, "clients": each,
+            "partitions": partitions, "load_raw": load_raw}
 
 
 def main() -> None:
@@ -87,6 +113,9 @@ def main() -> None:
     ap.add_argument("n", nargs="?", type=int, default=200_000)
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--data-dir", type=Path)
+    ap.add_argument("--clients", default=",".join(available_clients()),
+                    help="Kafka clients to measure, comma-separated (default: every one "
+                         "installed: %(default)s)")
     args = ap.parse_args()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-relay-")))
@@ -103,15 +132,18 @@ def main() -> None:
             started = time.perf_counter()
             wrote = generate(rt.app, args.n, seed=11, now=NOW, progress=False)
             print(f"generated {wrote:,} events in {time.perf_counter() - started:.1f} s")
-        m = measure(rt, url, args.partitions)
-        raw_rate, relay_rate = m["n_raw"] / m["t_raw"], m["n"] / m["t"]
+        clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+        m = measure(rt, url, args.partitions, clients)
+        raw_rate = m["n_raw"] / m["t_raw"]
         print(f"raw streaming SELECT : {m['n_raw']:>9,} events in {m['t_raw']:6.2f} s = "
-              f"{raw_rate:>9,.0f} events/s")
-        print(f"relay store → Kafka  : {m['n']:>9,} events in {m['t']:6.2f} s = "
-              f"{relay_rate:>9,.0f} events/s ({m['batches']} batches, {args.partitions} "
-              f"partitions, acks=all, idempotent)")
-        print(f"ratio relay / raw SELECT: {relay_rate / raw_rate:.1%}; target ≥ {TARGET:,} "
-              f"events/s: {'met' if relay_rate >= TARGET else 'NOT met'}")
+              f"{raw_rate:>9,.0f} events/s (load {m['load_raw'][0]:.1f})")
+        for client, c in m["clients"].items():
+            rate = c["n"] / c["t"]
+            print(f"relay store → Kafka  : {c['n']:>9,} events in {c['t']:6.2f} s = "
+                  f"{rate:>9,.0f} events/s with {c['version']} ({c['batches']} batches, "
+                  f"{args.partitions} partitions, acks=all, idempotent; load "
+                  f"{c['load'][0]:.1f}); {rate / raw_rate:.1%} of the raw SELECT; target "
+                  f"≥ {TARGET:,} events/s: {'met' if rate >= TARGET else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -104,9 +104,14 @@ def verify_rows(m: dict) -> list[Row]:
 
 
 def relay_rows(m: dict) -> list[Row]:
-    return [Row("relay store → Kafka events/s", m["n"] / m["t"], raw=m["n_raw"] / m["t_raw"],
-                targets=[PER_SECOND], load=m["load"],
-                note=f"{m['n']:,} events, {m['partitions']} partitions, acks=all, idempotent")]
+    """bench.kafka_relay: one row per Kafka client measured (CSM_KAFKA_CLIENT)."""
+    raw = m["n_raw"] / m["t_raw"]
+    each = m.get("clients") or {"kafka-python": m}
+    return [Row(f"relay store → Kafka events/s ({client})", c["n"] / c["t"], raw=raw,
+                targets=[PER_SECOND], load=c["load"],
+                note=f"{c['n']:,} events, {m['partitions']} partitions, acks=all, idempotent, "
+                     f"CSM_KAFKA_CLIENT={client}: {c.get('version', client)}")
+            for client, c in each.items()]
 
 
 def quiet(text: str) -> None:
@@ -144,7 +149,7 @@ def store_part(sizes: Sizes, names: set[str], kafka_reason: str | None) -> list[
             rows += guarded("verify", lambda: verify_rows(
                 verify_rate.measure(rt, url, {"snapshot"}, emit=quiet)))
         if "relay" in names and not kafka_reason:
-            say("kafka_relay: raw SELECT, relay into a fresh topic")
+            say("kafka_relay: raw SELECT, relay into a fresh topic with each Kafka client")
             rows += guarded("relay", lambda: relay_rows(kafka_relay.measure(rt, url)))
     return rows
 

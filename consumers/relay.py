@@ -7,25 +7,43 @@ broker outage means publishing the same events again; consumers skip what they
 have seen. The producer is kept through an outage: a batch in flight is
 delivered once the broker is back, without publishing it twice.
 
+While it catches up (a batch came back full), the next batch is read and encoded
+while the broker is still acknowledging the one sent. It is only sent once that one
+is acknowledged and its progress recorded, so nothing changes in what is sent, in
+which order, or in what a crash leaves.
+
 Per-partition progress (see `consumers.kafka_io`): the last event a batch
 writes to a partition carries the header `watermark: N` (N = the batch's last
 position); a partition the batch does not touch gets a watermark record, at
 most one per `MARK_EVERY` seconds — one owed meanwhile is sent when due, even
 when no more events come.
+
+The producer is one of two clients behind the same small interface (`partitions`,
+`send`, `wait`, `close`), chosen by `CSM_KAFKA_CLIENT`: kafka-python (the default)
+or confluent-kafka (librdkafka; the optional extra `fast`), which costs far less
+per record. Both are set up alike: acks=all, idempotent (so retries neither
+duplicate nor reorder a partition's records), and a record is retried for up to
+10 minutes before it counts as undelivered.
 """
 from __future__ import annotations
 
+import logging
+import struct
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
-from kafka.errors import KafkaError
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from csm.consumers.kafka_io import (
     BROADCAST_TYPES,
+    CLIENT,
     MARK_HEADER,
     WATERMARK,
     Undelivered,
@@ -34,14 +52,16 @@ from csm.consumers.kafka_io import (
     ensure_topics,
     event_message,
     made,
-    partition_of,
     producer,
+    reachable,
     retriable,
 )
 from csm.consumers.outage import Outage
+from csm.domain.base import event_id
 from csm.infra.part_status import PartStatus
+from csm.infra.settings import get_settings
+from csm.projections.events import ENVELOPE_KEYS, decode_stored, type_of_topic
 from csm.projections.pg_names import EVENTS
-from csm.projections.events import decode_stored
 
 log = structlog.get_logger()
 SELECT = (f"SELECT notification_id, originator_id, originator_version, topic, state, recorded_at "
@@ -68,17 +88,248 @@ class Marks:
             self.upto[p], self.at[p] = position, now
 
 
+# --- the record value of a stored event -----------------------------------------------------
+
+_TYPES: dict[str, str] = {}     # stored topic → event type
+_TYPED = b'"_type_"'
+_loads, _dumps, _fromiso = orjson.loads, orjson.dumps, datetime.fromisoformat
+
+
+def message_of(row: tuple) -> tuple[bytes, str]:
+    """A stored row's record value and its event type: byte for byte
+    `event_message(decode_stored(...), recorded_at)`, made with one JSON parse and one
+    dump into the value when the row allows it: when its typed values
+    (`{"_type_": ..., "_data_": ...}`) are all at the top level, as in most events. Any
+    other row, and any row that fails here, goes through `decode_stored`, which decodes
+    it (or raises what is wrong with it)."""
+    position, stream_id, version, topic, state, recorded_at = row
+    try:
+        raw = _loads(state)
+        occurred = raw.pop("occurred_at")
+        typed = 0
+        if type(occurred) is dict:
+            typed = "_type_" in occurred
+            occurred = occurred["_data_"]
+        for k in ENVELOPE_KEYS:
+            v = raw.pop(k, None)
+            if type(v) is dict and "_type_" in v:
+                typed += 1
+        for k, v in raw.items():
+            if type(v) is dict and "_type_" in v:
+                typed += 1
+                raw[k] = v["_data_"]
+        if state.count(_TYPED) <= typed:    # no typed values deeper down
+            kind = _TYPES.get(topic) or _TYPES.setdefault(topic, type_of_topic(topic))
+            return _dumps({
+                "event_id": event_id(stream_id, version), "position": position,
+                "stream_id": stream_id, "stream_version": version, "type": kind,
+                "occurred_at": _fromiso(occurred), "recorded_at": recorded_at,
+                "data": raw}), kind
+    except Exception:   # noqa: BLE001 - decode_stored below says what is wrong
+        pass
+    ev = decode_stored(position, stream_id, version, topic, state)
+    return event_message(ev, recorded_at), ev.type
+
+
+def partition_of(key: bytes, partitions: int, _m: int = 0x5BD1E995,
+                 _words=struct.Struct("<I").iter_unpack) -> int:
+    """The partition kafka's default partitioner picks for `key` (murmur2, as
+    `kafka_io.partition_of`), a word at a time rather than a byte at a time."""
+    n = len(key)
+    h = 0x9747B28C ^ n
+    whole = n & ~3
+    for (k,) in _words(key[:whole]):
+        k = (k * _m) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * _m) & 0xFFFFFFFF
+        h = ((h * _m) & 0xFFFFFFFF) ^ k
+    rest = n & 3
+    if rest:
+        if rest == 3:
+            h ^= key[whole + 2] << 16
+        if rest >= 2:
+            h ^= key[whole + 1] << 8
+        h = ((h ^ key[whole]) * _m) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * _m) & 0xFFFFFFFF
+    return ((h ^ (h >> 15)) & 0x7FFFFFFF) % partitions
+
+
+# --- the producers ----------------------------------------------------------------------------
+
+class KafkaPythonProducer:
+    """kafka-python's KafkaProducer (`kafka_io.producer`) behind the relay's interface."""
+    client = "kafka-python"
+
+    def __init__(self, prod: KafkaProducer):
+        self.prod = prod
+        self.futures: list = []
+
+    @classmethod
+    def make(cls, bootstrap: str) -> KafkaPythonProducer:
+        return cls(producer(bootstrap))
+
+    def partitions(self, topic: str) -> int:
+        return len(self.prod.partitions_for(topic))
+
+    def send(self, topic: str, partition: int, key: bytes | None, value: bytes,
+             headers: list) -> None:
+        self.futures.append(self.prod.send(topic, value=value, key=key, headers=headers,
+                                           partition=partition))
+
+    def wait(self, broker: Outage, stop: threading.Event | None) -> None:
+        """Until the broker acknowledged every record sent, however long it is away;
+        raises Undelivered for one it refused (or gave up on)."""
+        deliver(self.prod, broker, stop)
+        futures, self.futures = self.futures, []
+        for f in futures:
+            if f.failed():
+                raise Undelivered(f.exception)
+
+    def close(self) -> None:
+        close(self.prod)
+
+
+class ConfluentProducer:
+    """confluent-kafka's Producer (librdkafka) behind the relay's interface, set up as
+    `kafka_io.producer` sets up kafka-python's. Only failed records are reported back to
+    Python (`delivery.report.only.error`), so a delivered one costs no Python call; its
+    errors are raised as kafka-python's, so the relay treats both clients alike."""
+    client = "confluent"
+    QUEUE_FULL_FOR = 10.0   # as kafka-python's max_block_ms
+    DOWN = ("_ALL_BROKERS_DOWN", "_TRANSPORT", "_RESOLVE", "_TIMED_OUT")
+
+    def __init__(self, bootstrap: str, **overrides: Any):
+        try:
+            from confluent_kafka import KafkaException, Producer
+        except ImportError:
+            raise RuntimeError("CSM_KAFKA_CLIENT=confluent needs the confluent-kafka package: "
+                               "pip install 'csm[fast]'") from None
+        reachable(bootstrap)
+        self.bootstrap, self.KafkaException = bootstrap, KafkaException
+        self.failures: list[Any] = []
+        self.down: str | None = None    # what the client last said of losing the brokers
+        config = {
+            "bootstrap.servers": bootstrap, "client.id": "csm-relay",
+            "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+            "batch.size": 1_000_000, "message.max.bytes": 4 * 1024 * 1024,
+            "request.timeout.ms": 15_000, "message.timeout.ms": 600_000,
+            "reconnect.backoff.ms": CLIENT["reconnect_backoff_ms"],
+            "reconnect.backoff.max.ms": CLIENT["reconnect_backoff_max_ms"],
+            "queue.buffering.max.messages": 1_000_000,
+            "delivery.report.only.error": True, "on_delivery": self._failed,
+            "error_cb": self._error, "logger": logging.getLogger("kafka.confluent"),
+            **overrides}
+        self.prod = Producer(config)
+        self._produce = self.prod.produce
+
+    def _failed(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failures.append(err)
+
+    def _error(self, err: Any) -> None:
+        if err.fatal():
+            self.failures.append(err)
+        elif err.name() in self.DOWN:
+            self.down = f"{err.name()}: {err.str()}"
+
+    def _raise(self, exc: Exception) -> None:
+        """A confluent-kafka error as the kafka-python error the relay handles."""
+        err = exc.args[0] if exc.args else None
+        text = f"{type(exc).__name__}: {err.str() if hasattr(err, 'str') else exc}"
+        if hasattr(err, "name") and err.name() == "MSG_SIZE_TOO_LARGE":
+            raise MessageSizeTooLargeError(text) from exc
+        if hasattr(err, "retriable") and err.retriable() and not err.fatal():
+            raise KafkaTimeoutError(text) from exc
+        raise KafkaError(text) from exc
+
+    def partitions(self, topic: str) -> int:
+        try:
+            meta = self.prod.list_topics(topic, timeout=CLIENT["bootstrap_timeout_ms"] / 1000)
+        except self.KafkaException as exc:
+            self._raise(exc)
+        found = meta.topics.get(topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise KafkaTimeoutError(f"no partitions of {topic} known yet: "
+                                    f"{found.error if found is not None else 'no such topic'}")
+        return len(found.partitions)
+
+    def send(self, topic: str, partition: int, key: bytes | None, value: bytes,
+             headers: list) -> None:
+        try:
+            self._produce(topic, value, key, partition, headers=headers)
+        except BufferError:   # the client's queue is full: let it drain, as kafka-python blocks
+            self._queue_full(topic, partition, key, value, headers)
+        except self.KafkaException as exc:
+            self._raise(exc)
+
+    def _queue_full(self, topic: str, partition: int, key: bytes | None, value: bytes,
+                    headers: list) -> None:
+        deadline = time.monotonic() + self.QUEUE_FULL_FOR
+        while True:
+            self.prod.poll(0.1)
+            try:
+                self._produce(topic, value, key, partition, headers=headers)
+                return
+            except BufferError:
+                if time.monotonic() > deadline:
+                    raise KafkaTimeoutError(f"{len(self.prod):,} records queued, none taken "
+                                            f"for {self.QUEUE_FULL_FOR:g} s") from None
+            except self.KafkaException as exc:
+                self._raise(exc)
+
+    def wait(self, broker: Outage, stop: threading.Event | None, every: float = 2.0) -> None:
+        """Until the broker acknowledged every record sent, however long it is away
+        (saying so once); gives up only on `stop`. Raises Undelivered for a record the
+        broker refused, or that the client gave up on, or when the client failed."""
+        while left := self.prod.flush(every):
+            if self.down:
+                broker.begin(f"{self.down}; {left:,} records not acknowledged yet")
+            if stop is not None and stop.is_set():
+                raise KafkaTimeoutError(f"{left:,} records not acknowledged when stopped")
+        self.down = None
+        broker.end()
+        if self.failures:
+            failures, self.failures = self.failures, []
+            raise Undelivered(f"{len(failures):,} records not delivered, first: "
+                              f"{failures[0].name()}: {failures[0].str()}")
+
+    def close(self) -> None:
+        """As kafka-python's close(timeout=3): what is not delivered within 3 s is dropped
+        (the relay has not recorded it as published)."""
+        if self.prod.flush(3):
+            self.prod.purge()
+            self.prod.flush(1)
+        self.prod.close()
+
+
+CLIENTS = {"kafka-python": KafkaPythonProducer.make, "confluent": ConfluentProducer}
+
+
+def relay_producer(bootstrap: str, client: str) -> KafkaPythonProducer | ConfluentProducer:
+    """The producer of `client` (`CSM_KAFKA_CLIENT`) on `bootstrap`."""
+    if client not in CLIENTS:
+        raise ValueError(f"unknown Kafka client {client!r}: one of {', '.join(CLIENTS)}")
+    return CLIENTS[client](bootstrap)
+
+
+# --- the relay --------------------------------------------------------------------------------
+
 class Relay:
+    """`client`: "kafka-python" or "confluent" (default: CSM_KAFKA_CLIENT)."""
+
     def __init__(self, pool: ConnectionPool, bootstrap: str, topic: str, partitions: int,
-                 batch: int = 5000):
+                 batch: int = 5000, client: str | None = None):
         self.pool, self.bootstrap, self.topic = pool, bootstrap, topic
         self.partitions, self.batch = partitions, batch
+        self.client = client or get_settings().csm_kafka_client
         self.position = 0
         self.published = self.watermarks = 0
         self.marks = Marks()
         self.broker = Outage("kafka_unavailable", "kafka_recovered", client="relay")
         self.failure = Outage("relay_failed", "relay_recovered", topic=topic)
         self.status = PartStatus("relay")  # replaced by the process's heartbeat status
+        self._keyed: tuple[int, dict[bytes, int]] = (partitions, {})  # key → its partition
+        self._headers: dict[str, list] = {}                           # type → its headers
+        self._ahead: tuple | None = None   # the next batch, made while one was delivered
 
     def _load(self) -> int:
         with self.pool.connection() as conn:
@@ -87,75 +338,122 @@ class Relay:
             return conn.execute("SELECT position FROM csm_relay_progress WHERE topic = %s",
                                 (self.topic,)).fetchone()["position"]
 
-    def _read(self) -> list[tuple]:
+    def _read(self, after: int) -> list[tuple]:
         with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=tuple_row)
-            return cur.execute(SELECT, (self.position, self.batch), binary=True).fetchall()
+            return cur.execute(SELECT, (after, self.batch), binary=True).fetchall()
+
+    def _batch(self, after: int) -> tuple | None:
+        """The events after position `after`, as (how many, last position, records, the
+        partitions they write to); None when there are none."""
+        rows = self._read(after)
+        if not rows:
+            return None
+        return (len(rows), rows[-1][0], *self._records(rows))
+
+    def _next(self) -> tuple | None:
+        """The batch after the relay's position: the one made ahead if it follows it."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[:2] == (self.position, self.partitions):
+            return ahead[2]
+        return self._batch(self.position)
+
+    def _make_ahead(self, after: int) -> None:
+        """The batch after `after`, made now for the next call. One that fails here is left
+        to that call, which reads it again and says what is wrong with it."""
+        self._ahead = None
+        try:
+            batch = self._batch(after)
+        except Exception:   # noqa: BLE001 - raised again where it is read for real
+            return
+        if batch is not None:   # none yet: the next call asks again
+            self._ahead = (after, self.partitions, batch)
+
+    def _records(self, rows: list[tuple]) -> tuple[list[tuple[int, bytes, bytes, list]],
+                                                   list[int]]:
+        """(partition, value, key, headers) of each record the rows make, in order, the last
+        one of each partition with the batch's watermark header; and those partitions."""
+        n = self.partitions
+        if self._keyed[0] != n or len(self._keyed[1]) > 500_000:
+            self._keyed = (n, {})
+        keyed, headers_of = self._keyed[1], self._headers
+        records: list[tuple[int, bytes, bytes, list]] = []
+        add = records.append
+        for row in rows:
+            value, kind = message_of(row)
+            key = row[1].encode()
+            headers = headers_of.get(kind) or headers_of.setdefault(
+                kind, [("type", kind.encode())])   # shared: no client changes them
+            if kind in BROADCAST_TYPES:
+                records += [(p, value, key, headers) for p in range(n)]
+                continue
+            p = keyed.get(key)
+            if p is None:
+                p = keyed[key] = partition_of(key, n)
+            add((p, value, key, headers))
+        final = {p: i for i, (p, *_) in enumerate(records)}
+        mark = (MARK_HEADER, b"%d" % rows[-1][0])
+        for i in final.values():
+            p, value, key, headers = records[i]
+            records[i] = (p, value, key, [*headers, mark])
+        return records, list(final)
 
     def publish_once(self, prod: Any, stop: threading.Event | None = None) -> int:
-        """Publishes the next batch; returns how many events it published (0: nothing new)."""
-        rows = self._read()
-        if not rows:
+        """Publishes the next batch; returns how many events it published (0: nothing new).
+        `prod`: the relay's producer (`relay_producer`), or a kafka-python KafkaProducer."""
+        if isinstance(prod, KafkaProducer):
+            prod = KafkaPythonProducer(prod)
+        batch = self._next()
+        if batch is None:
             return 0
-        last = rows[-1][0]
-        records: list[tuple[int, bytes, bytes, list]] = []
-        for position, stream_id, version, topic, state, recorded_at in rows:
-            ev = decode_stored(position, stream_id, version, topic, state)
-            value, key = event_message(ev, recorded_at), stream_id.encode()
-            targets = range(self.partitions) if ev.type in BROADCAST_TYPES else \
-                (partition_of(key, self.partitions),)
-            records += [(p, value, key, [("type", ev.type.encode())]) for p in targets]
-        final = {p: i for i, (p, *_) in enumerate(records)}
-        for i in final.values():
-            records[i][3].append((MARK_HEADER, b"%d" % last))
-        futures = [prod.send(self.topic, value=value, key=key, headers=headers, partition=p)
-                   for p, value, key, headers in records]
+        n, last, records, final = batch
+        topic, send = self.topic, prod.send
+        for p, value, key, headers in records:
+            send(topic, p, key, value, headers)
         now = time.monotonic()
         marked = [p for p in self.marks.owing(self.partitions, last)
                   if p not in final and self.marks.due(p, now)]
-        futures += self._send_marks(prod, marked, last)
-        self._wait(prod, futures, stop)
+        self._send_marks(prod, marked, last)
+        if n == self.batch:     # catching up: more to come
+            self._make_ahead(last)
+        prod.wait(self.broker, stop)
         with self.pool.connection() as conn:
             conn.execute("UPDATE csm_relay_progress SET position = %s, updated_at = now() "
                          "WHERE topic = %s", (last, self.topic))
         self.marks.vouched([*final, *marked], last, now)
         self.position = last
-        self.published += len(rows)
-        return len(rows)
+        self.published += n
+        return n
 
     def send_owed_marks(self, prod: Any, stop: threading.Event | None = None) -> float | None:
         """Watermarks owed to partitions that are due; returns seconds until the next is due."""
+        if isinstance(prod, KafkaProducer):
+            prod = KafkaPythonProducer(prod)
         owing = self.marks.owing(self.partitions, self.position)
         if not owing:
             return None
         now = time.monotonic()
         due = [p for p in owing if self.marks.due(p, now)]
         if due:
-            self._wait(prod, self._send_marks(prod, due, self.position), stop)
+            self._send_marks(prod, due, self.position)
+            prod.wait(self.broker, stop)
             self.marks.vouched(due, self.position, now)
         later = [p for p in owing if p not in due]
         if not later:
             return None
         return max(0.0, min(self.marks.at[p] + self.marks.every for p in later) - now)
 
-    def _send_marks(self, prod: Any, partitions: list[int], position: int) -> list:
+    def _send_marks(self, prod: Any, partitions: list[int], position: int) -> None:
         self.watermarks += len(partitions)
-        value = b'{"watermark": %d}' % position
-        return [prod.send(self.topic, value=value, headers=[("type", WATERMARK.encode())],
-                          partition=p) for p in partitions]
-
-    def _wait(self, prod: Any, futures: list, stop: threading.Event | None) -> None:
-        """Until the broker acknowledged every record, however long it is away."""
-        deliver(prod, self.broker, stop)
-        for f in futures:
-            if f.failed():
-                raise Undelivered(f.exception)
+        value, headers = b'{"watermark": %d}' % position, [("type", WATERMARK.encode())]
+        for p in partitions:
+            prod.send(self.topic, p, None, value, headers)
 
     def _start(self) -> Any:
         ensure_topics(self.bootstrap, [self.topic], self.partitions)
-        prod = producer(self.bootstrap)
+        prod = relay_producer(self.bootstrap, self.client)
         try:
-            self.partitions = len(prod.partitions_for(self.topic))
+            self.partitions = prod.partitions(self.topic)
             self.position = self._load()
         except BaseException:
             close(prod)
@@ -163,7 +461,7 @@ class Relay:
         self.marks = Marks()
         self.broker.end()
         log.info("relay_started", topic=self.topic, position=self.position,
-                 partitions=self.partitions)
+                 partitions=self.partitions, client=prod.client)
         return prod
 
     def run(self, stop: threading.Event, wake: threading.Event, poll: float = 0.5) -> None:

@@ -24,7 +24,8 @@ class KafkaParts:
         self.stop_event, self.wake = threading.Event(), threading.Event()
         self.threads: list[threading.Thread] = []
         bootstrap, n = s.kafka_bootstrap_servers, s.csm_kafka_partitions
-        self.relay = Relay(runtime.pool, bootstrap, s.csm_topic_events, n) \
+        self.relay = Relay(runtime.pool, bootstrap, s.csm_topic_events, n,
+                           client=s.csm_kafka_client) \
             if "relay" in parts else None
         self.projectors = [KafkaProjector(runtime.pool, bootstrap, s.csm_topic_events, n, p, s.zone)
                            for p in select(projections)] if "project" in parts else []

@@ -1,14 +1,19 @@
 """Every setting, read once from the environment; fails fast when invalid."""
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROLES = ("channel", "agent", "manager", "auditor", "admin")
+# The relay's Kafka producer: kafka-python (a dependency) or confluent-kafka (librdkafka,
+# the optional extra `fast`: pip install 'csm[fast]').
+KAFKA_CLIENTS = ("kafka-python", "confluent")
 
 
 class Settings(BaseSettings):
@@ -30,6 +35,7 @@ class Settings(BaseSettings):
     csm_sla_grace_seconds: float = Field(default=300, ge=0)
     csm_deadline_scan_seconds: float = Field(default=30, gt=0)
     csm_kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    csm_kafka_client: Literal["kafka-python", "confluent"] = "kafka-python"
     csm_body_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     csm_log_level: str = "INFO"
     csm_ready_max_lag_seconds: float = Field(default=30, gt=0)
@@ -48,6 +54,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"CSM_TIMEZONE {v!r} is not an IANA time zone") from None
         return v
+
+    @field_validator("csm_kafka_client", mode="before")
+    @classmethod
+    def _client(cls, v: object) -> object:
+        name = v.strip().lower() if isinstance(v, str) else v
+        if name not in KAFKA_CLIENTS:
+            raise ValueError(f"CSM_KAFKA_CLIENT {v!r} must be one of {', '.join(KAFKA_CLIENTS)}")
+        if name == "confluent" and importlib.util.find_spec("confluent_kafka") is None:
+            raise ValueError("CSM_KAFKA_CLIENT=confluent needs the confluent-kafka package, "
+                             "which is not installed: pip install 'csm[fast]' "
+                             "(or pip install 'confluent-kafka>=2.3')")
+        return name
 
     @field_validator("csm_api_keys")
     @classmethod
