@@ -18,7 +18,6 @@ that exits on its own stops them all, and the command exits 1.
 """
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -120,7 +119,7 @@ def run_worker(settings: Settings, url: str, api_keys: dict[str, str], sock: soc
     """One worker process: its own runtime, the API on `sock` until SIGTERM or SIGINT."""
     import uvicorn
 
-    from csm.api.app import create_app
+    from csm.consumers.api_server import api_server
     from csm.infra.logging import configure_logging
     configure_logging(settings.csm_log_level, part)
     server: uvicorn.Server | None = None
@@ -136,13 +135,7 @@ def run_worker(settings: Settings, url: str, api_keys: dict[str, str], sock: soc
     try:
         runtime.part("api")
         _forget_parent_gauges()
-        # The same settings as the API in one process (consumers/cli.py, `_serve_api`).
-        server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
-                                               log_config=None, log_level=None,
-                                               access_log=False, timeout_keep_alive=5,
-                                               h11_max_incomplete_event_size=16 * 1024))
-        # uvicorn re-raises SIGTERM after its shutdown, which would skip closing the runtime.
-        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        server = api_server(runtime, host, port)
         server.should_exit = stopping.is_set()
         log.info("api_worker_started", pid=os.getpid())
         server.run(sockets=[sock])

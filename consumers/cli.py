@@ -2,7 +2,6 @@
 grant-bi, dlq replay, kafka, calendar-days, demo, import, report."""
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import sys
@@ -35,9 +34,7 @@ def _runtime():
 
 def _serve_api(host: str, port: int, projectors: bool, demo: bool = False,
                workers: int = 1) -> None:
-    import uvicorn
-
-    from csm.api.app import create_app
+    from csm.consumers.api_server import api_server
     runtime = _runtime()
     if workers == 1:
         runtime.part("api")
@@ -56,17 +53,7 @@ def _serve_api(host: str, port: int, projectors: bool, demo: bool = False,
             return serve_workers(runtime, host, port, workers,
                                  click.get_current_context().info_name or "api")
         log.info("api_starting", url=f"http://{host}:{port}", openapi=f"http://{host}:{port}/docs")
-        # log_config=None: uvicorn installs no handlers or formatters of its own, so its
-        # records (uvicorn.error, uvicorn.access) go to the same JSON writer as csm's.
-        # Idle keep-alive connections close after 5 s and a request head is at most 16 KiB;
-        # a body slower than CSM_BODY_TIMEOUT_SECONDS is dropped by the API itself.
-        server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=host, port=port,
-                                               log_config=None, log_level=None,
-                                               access_log=False, timeout_keep_alive=5,
-                                               h11_max_incomplete_event_size=16 * 1024))
-        # uvicorn re-raises SIGTERM after its shutdown, which would skip our cleanup (and
-        # leave the embedded PostgreSQL running): take the signals ourselves.
-        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        server = api_server(runtime, host, port)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
         server.run()

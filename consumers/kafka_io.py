@@ -17,6 +17,7 @@ time out.
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -32,7 +33,6 @@ from kafka.errors import (
     KafkaTimeoutError,
     TopicAlreadyExistsError,
 )
-from kafka.partitioner.default import murmur2
 
 from csm.consumers.outage import Outage
 from csm.projections.events import Ev
@@ -210,9 +210,26 @@ def close(client: Any) -> None:
         log.info("kafka_client_close_failed", error=repr(exc)[:200])
 
 
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition kafka's default partitioner picks for `key`."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+def partition_of(key: bytes, partitions: int, _m: int = 0x5BD1E995,
+                 _words=struct.Struct("<I").iter_unpack) -> int:
+    """The partition kafka's default partitioner picks for `key`: kafka-python's murmur2,
+    worked a 4-byte word at a time rather than a byte at a time (the relay's hot path)."""
+    n = len(key)
+    h = 0x9747B28C ^ n
+    whole = n & ~3
+    for (k,) in _words(key[:whole]):
+        k = (k * _m) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * _m) & 0xFFFFFFFF
+        h = ((h * _m) & 0xFFFFFFFF) ^ k
+    rest = n & 3
+    if rest:
+        if rest == 3:
+            h ^= key[whole + 2] << 16
+        if rest >= 2:
+            h ^= key[whole + 1] << 8
+        h = ((h ^ key[whole]) * _m) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * _m) & 0xFFFFFFFF
+    return ((h ^ (h >> 15)) & 0x7FFFFFFF) % partitions
 
 
 def event_message(ev: Ev, recorded_at: datetime | None) -> bytes:

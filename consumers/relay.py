@@ -28,7 +28,6 @@ duplicate nor reorder a partition's records), and a record is retried for up to
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 from datetime import datetime
@@ -52,6 +51,7 @@ from csm.consumers.kafka_io import (
     ensure_topics,
     event_message,
     made,
+    partition_of,
     producer,
     reachable,
     retriable,
@@ -129,28 +129,6 @@ def message_of(row: tuple) -> tuple[bytes, str]:
         pass
     ev = decode_stored(position, stream_id, version, topic, state)
     return event_message(ev, recorded_at), ev.type
-
-
-def partition_of(key: bytes, partitions: int, _m: int = 0x5BD1E995,
-                 _words=struct.Struct("<I").iter_unpack) -> int:
-    """The partition kafka's default partitioner picks for `key` (murmur2, as
-    `kafka_io.partition_of`), a word at a time rather than a byte at a time."""
-    n = len(key)
-    h = 0x9747B28C ^ n
-    whole = n & ~3
-    for (k,) in _words(key[:whole]):
-        k = (k * _m) & 0xFFFFFFFF
-        k = ((k ^ (k >> 24)) * _m) & 0xFFFFFFFF
-        h = ((h * _m) & 0xFFFFFFFF) ^ k
-    rest = n & 3
-    if rest:
-        if rest == 3:
-            h ^= key[whole + 2] << 16
-        if rest >= 2:
-            h ^= key[whole + 1] << 8
-        h = ((h ^ key[whole]) * _m) & 0xFFFFFFFF
-    h = ((h ^ (h >> 13)) * _m) & 0xFFFFFFFF
-    return ((h ^ (h >> 15)) & 0x7FFFFFFF) % partitions
 
 
 # --- the producers ----------------------------------------------------------------------------
@@ -400,9 +378,7 @@ class Relay:
 
     def publish_once(self, prod: Any, stop: threading.Event | None = None) -> int:
         """Publishes the next batch; returns how many events it published (0: nothing new).
-        `prod`: the relay's producer (`relay_producer`), or a kafka-python KafkaProducer."""
-        if isinstance(prod, KafkaProducer):
-            prod = KafkaPythonProducer(prod)
+        `prod`: the relay's producer (`relay_producer`)."""
         batch = self._next()
         if batch is None:
             return 0
@@ -427,8 +403,6 @@ class Relay:
 
     def send_owed_marks(self, prod: Any, stop: threading.Event | None = None) -> float | None:
         """Watermarks owed to partitions that are due; returns seconds until the next is due."""
-        if isinstance(prod, KafkaProducer):
-            prod = KafkaPythonProducer(prod)
         owing = self.marks.owing(self.partitions, self.position)
         if not owing:
             return None
