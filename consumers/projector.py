@@ -218,6 +218,12 @@ class KafkaProjector(ConsumerRebalanceListener):
                 f'position = %s, state = %s WHERE name = %s AND topic = %s AND partition = %s',
                 (lane.next_offset, lane.position, Jsonb(lane.state), self.p.name, self.topic,
                  partition))
+        # The status row locked first: the UPDATE below then reads the partition rows with a
+        # snapshot taken after every other process's transaction that wrote them committed.
+        # Otherwise two processes committing together each compute the minimum from the
+        # other's old rows, and the later one leaves a watermark (and state) behind for good.
+        conn.execute(f'SELECT 1 FROM "{self.schema}".projection_status WHERE name = %s '
+                     f'FOR UPDATE', (self.p.name,))
         conn.execute(
             f'UPDATE "{self.schema}".projection_status s SET position = m.low, state = m.state, '
             f'updated_at = now() FROM (SELECT min(position) AS low, '
