@@ -46,12 +46,12 @@ def add_command_routes(router: APIRouter, routes: list[CommandRoute]) -> None:
 def _endpoint(route: CommandRoute):
     path_id = route.path.partition("{")[2].partition("}")[0] or None
 
-    def endpoint(**kw: Any):
+    async def endpoint(**kw: Any):
         body = kw["body"]
         given = {name: getattr(body, name) or new_id() for name in route.new_ids}
         if path_id:
             given[path_id] = kw[path_id]
-        return record(kw["rt"], kw["caller"], kw["key"], kw["request"], body, route.command,
+        return await record(kw["rt"], kw["caller"], kw["key"], kw["request"], body, route.command,
                       kw["now"], **given)
 
     def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty):

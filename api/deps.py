@@ -25,7 +25,9 @@ class Caller:
         return self.role in ("agent", "admin")
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies below do no I/O, so they are `async def`: FastAPI calls them on the event
+# loop instead of handing each to its thread pool.
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -61,7 +63,8 @@ def caller_for(api_keys: dict[str, str], authorization: str | None) -> Caller:
     return Caller(role, hashlib.sha256(key.encode()).hexdigest()[:32])
 
 
-def get_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+async def get_caller(request: Request,
+                     authorization: Annotated[str | None, Header()] = None) -> Caller:
     return caller_for(request.app.state.runtime.api_keys, authorization)
 
 
@@ -73,7 +76,7 @@ def allow(*roles: str):
     """
     allowed = {*roles, "admin"}
 
-    def check(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    async def check(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
         if caller.role not in allowed:
             raise Forbidden(f"role '{caller.role}' may not do this; allowed: "
                             f"{', '.join(sorted(allowed))}")
@@ -103,7 +106,7 @@ def _query_names(route: Any) -> frozenset[str]:
     return frozenset(names)
 
 
-def now() -> datetime:
+async def now() -> datetime:
     return datetime.now(UTC)
 
 

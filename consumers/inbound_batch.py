@@ -29,7 +29,7 @@ from csm.consumers.refusal_reasons import reason
 from csm.domain.application import NothingToRecord, Recorded, UnitNotClean
 from csm.domain.commands import Command
 from csm.domain.csm import CsmApplication
-from csm.domain.errors import DomainError, NotFound
+from csm.domain.errors import DomainError, NotFound, StoreRace
 from csm.infra.command_metrics import count_command
 from csm.infra.idempotency import (
     IdempotencyMismatch,
@@ -124,7 +124,8 @@ def decide(pool: Any, app: CsmApplication, msgs: list[Message]) -> Decided:
         return done
     try:
         outcomes, done.events = _together(app, todo)
-    except (IntegrityError, DomainError, UnitNotClean, psycopg.errors.UniqueViolation) as exc:
+    except (IntegrityError, DomainError, UnitNotClean, StoreRace,
+            psycopg.errors.UniqueViolation) as exc:
         log.info("inbound_batch_replayed_one_by_one", messages=len(todo), reason=repr(exc)[:200])
         for i, m, _ in todo:
             done.outcomes[i], events = decide_one(pool, app, m)

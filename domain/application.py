@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from csm.domain import commands as c
 from csm.domain.customer import Customer
 from csm.domain.department import Department
-from csm.domain.errors import AlreadyExists, ConcurrentChange, NotFound
+from csm.domain.errors import AlreadyExists, ConcurrentChange, NotFound, StoreRace
 from csm.domain.policy import DEFAULT_RULES, POLICY_STREAM_ID, Policy, PolicyRules
 from csm.domain.unit_of_work import Step, UnitOfWork
 
@@ -81,6 +81,8 @@ class CoreHandlers(Application[str]):
                 uow.steps.extend(bound_steps(in_transaction, recorded))
                 try:
                     position = self.flush(uow)
+                except StoreRace:
+                    continue
                 except IntegrityError:
                     if uow.creating:
                         raise AlreadyExists(f"'{recorded.id}' is already taken by another "

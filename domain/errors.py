@@ -31,3 +31,9 @@ class AlreadyExists(DomainError):
 
 class ConcurrentChange(DomainError):
     """Another command changed the record at the same moment (HTTP 409)."""
+
+
+class StoreRace(Exception):
+    """The store changed under a unit of work while it was being recorded, in a way that
+    deciding the command again resolves (another process stored a key it relied on); the
+    unit recorded nothing."""

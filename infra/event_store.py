@@ -33,6 +33,7 @@ class HookedRecorder(PostgresApplicationRecorder):
         # The trigger computes each hash; the seals over them are made here, with the key.
         self.insert_and_hash = SQL(HEAD_BEFORE) + self.insert_events_statement + SQL(
             RETURNING_FOR_SEALS)
+        self.notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], *, tracking: Any = None,
                       hooks: Sequence[TxHook] = (), **kwargs: Any) -> Sequence[int] | None:
@@ -41,11 +42,13 @@ class HookedRecorder(PostgresApplicationRecorder):
         rows = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic,
                                                e.state) for e in stored_events]
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            for statement in self.lock_table_statements:
-                curs.execute(statement, prepare=True)
-            curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
-            curs.execute(self.insert_and_hash, (rows,), prepare=True)
-            ids = record_seals(curs, self.chain_key, curs.fetchall())
+            with conn.pipeline():  # lock, notify and insert in one round trip
+                for statement in self.lock_table_statements:
+                    conn.execute(statement, prepare=True)
+                conn.execute(self.notify)
+                curs.execute(self.insert_and_hash, (rows,), prepare=True)
+                inserted = curs.fetchall()
+            ids = record_seals(curs, self.chain_key, inserted)
             for hook in hooks:
                 hook(curs, ids)
         return ids
@@ -77,14 +80,16 @@ class PostgresCsm(CsmApplication):
         return recorder
 
     def prepare_save(self, aggregates: list[Any]) -> None:
-        subjects = {e.personal_subject() for a in aggregates for e in a.pending_events
-                    if any(getattr(e, f, None) is not None for f in type(e).PERSONAL)}
-        self.keys.warm(subjects)
+        self.keys.warm(_subjects(e for a in aggregates for e in a.pending_events))
 
     def recording_steps(self, events: list[Any]) -> list[TxHook]:
-        """An erasure destroys the customer's key in the transaction that records it."""
-        return [lambda curs, ids, subject=e.originator_id: self.keys.destroy_in(curs, subject)
-                for e in events if isinstance(e, Customer.Erased)]
+        """The new subjects' keys are stored in the transaction that records their first
+        events; an erasure destroys the customer's key in the transaction that records it."""
+        subjects = _subjects(events)
+        erased = [e.originator_id for e in events if isinstance(e, Customer.Erased)]
+        return [lambda curs, ids: self.keys.store_in(curs, subjects),
+                *(lambda curs, ids, subject=s: self.keys.destroy_in(curs, subject)
+                  for s in erased)]
 
     def handle(self, command: Any, in_transaction: Sequence[Any] = ()) -> Any:
         """The service layer's `handle`, counted (`csm_commands_total`) when it records on its
@@ -101,7 +106,13 @@ class PostgresCsm(CsmApplication):
 
     def recorded(self, events: list[Any]) -> None:
         count_events(events)
+        self.keys.stored(_subjects(events))
         for e in events:
             if isinstance(e, Customer.Erased):
                 self.keys.forget(e.originator_id)
 
+
+def _subjects(events: Any) -> set[str]:
+    """The subjects whose keys encrypt these events' personal fields."""
+    return {e.personal_subject() for e in events
+            if any(getattr(e, f, None) is not None for f in type(e).PERSONAL)}

@@ -11,12 +11,16 @@ When the shared transaction cannot commit — a stream changed by another proces
 taken meanwhile, an idempotency key recorded by a racing request, the store away — nothing
 of it is recorded and every command of the group is handled again on its own, by
 `app.handle` in its caller's thread, with its own retries and its own error.
+
+A thread calls `handle` and blocks; a coroutine awaits `submit`, which is woken from the
+group's thread through its event loop, so the API needs no thread of its own per command.
 """
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -30,14 +34,24 @@ MAX_GROUP = 256
 
 
 class _Waiting:
-    __slots__ = ("command", "steps", "done", "result", "error", "alone")
+    __slots__ = ("command", "steps", "wake", "result", "error", "alone")
 
-    def __init__(self, command: Command, steps: Sequence[AnswerStep]):
-        self.command, self.steps = command, steps
-        self.done = threading.Event()
+    def __init__(self, command: Command, steps: Sequence[AnswerStep], wake: Callable[[], None]):
+        self.command, self.steps, self.wake = command, steps, wake
         self.result: Recorded | None = None
         self.error: BaseException | None = None
         self.alone = False
+
+    def outcome(self) -> Recorded:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def _settle(future: asyncio.Future) -> None:
+    if not future.done():  # its request may have been cancelled meanwhile
+        future.set_result(None)
 
 
 class GroupCommit:
@@ -49,16 +63,31 @@ class GroupCommit:
 
     def handle(self, command: Command, in_transaction: Sequence[AnswerStep] = ()) -> Recorded:
         """Decides and records the command with whatever arrives with it; its own answer."""
-        self._start()
-        w = _Waiting(command, in_transaction)
-        self.waiting.put(w)
-        w.done.wait()
+        done = threading.Event()
+        w = self._enqueue(command, in_transaction, done.set)
+        done.wait()
         if w.alone:
             return self.app.handle(command, in_transaction=in_transaction)
-        if w.error is not None:
-            raise w.error
-        assert w.result is not None
-        return w.result
+        return w.outcome()
+
+    async def submit(self, command: Command, in_transaction: Sequence[AnswerStep] = ()
+                     ) -> Recorded:
+        """`handle` for a coroutine: awaits the group's decision without holding a thread."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        w = self._enqueue(command, in_transaction,
+                          lambda: loop.call_soon_threadsafe(_settle, future))
+        await future
+        if w.alone:
+            return await asyncio.to_thread(self.app.handle, command, in_transaction)
+        return w.outcome()
+
+    def _enqueue(self, command: Command, steps: Sequence[AnswerStep],
+                 wake: Callable[[], None]) -> _Waiting:
+        self._start()
+        w = _Waiting(command, steps, wake)
+        self.waiting.put(w)
+        return w
 
     def stop(self) -> None:
         if self.thread is not None:
@@ -95,7 +124,7 @@ class GroupCommit:
                 for w in group:
                     w.alone, w.error, w.result = True, None, None
             for w in group:
-                w.done.set()
+                w.wake()
 
     def _record(self, group: list[_Waiting]) -> None:
         outcomes = self.app.handle_together([(w.command, w.steps) for w in group])

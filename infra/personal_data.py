@@ -13,6 +13,7 @@ class implies, and gets it back when it is read.
 from __future__ import annotations
 
 import threading
+import time
 from base64 import b64decode, b64encode
 from typing import Any
 
@@ -23,10 +24,24 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import Environment, get_topic
 from psycopg_pool import ConnectionPool
 
-from csm.domain.errors import InvalidTransition
+from csm.domain.errors import InvalidTransition, StoreRace
 from csm.domain.event_types import AGGREGATE_OF, event_class, stored_topic
 
 ENVELOPE = "_pii"
+
+
+MAX_PENDING = 10_000
+PENDING_SECONDS = 600.0
+# Inserts the pending keys; answers the subjects that already had another key (or none,
+# erased). The join sees the table as it was before this statement: a key stored by this
+# very statement is not a clash; one committed meanwhile by a racing insert is reported.
+STORE_PENDING = """
+WITH mine(subject, wrapped_key) AS (SELECT * FROM unnest(%s::text[], %s::bytea[])),
+made AS (INSERT INTO csm_personal_keys (subject, wrapped_key) SELECT * FROM mine
+         ON CONFLICT (subject) DO NOTHING RETURNING subject)
+SELECT m.subject FROM mine m LEFT JOIN csm_personal_keys k ON k.subject = m.subject
+WHERE m.subject NOT IN (SELECT subject FROM made)
+  AND k.wrapped_key IS DISTINCT FROM m.wrapped_key"""
 
 
 def _cipher(key_b64: str) -> AESCipher:
@@ -34,18 +49,32 @@ def _cipher(key_b64: str) -> AESCipher:
 
 
 class PersonalKeys:
-    """Data keys per subject, created on first use, cached, destroyable."""
+    """Data keys per subject: created on first use, cached, destroyable.
+
+    A subject without a stored key gets a new one here, pending: the transaction that records
+    its first events stores it (`store_in`), so no transaction of its own is needed. Should
+    another process have stored a key for the subject meanwhile, that transaction stops with
+    `StoreRace` and the command is decided again under the stored key. A pending key leaves
+    the pending set only once stored (or refused), so no event is ever encrypted under a key
+    that is not stored with it; one left by a unit that failed is kept for the next attempt
+    and dropped after PENDING_SECONDS when many pile up.
+    """
 
     def __init__(self, pool: ConnectionPool, master_key_b64: str):
         self.pool = pool
         self.master = _cipher(master_key_b64)
-        self._cache: dict[str, AESCipher | None] = {}
+        self._cache: dict[str, AESCipher | None] = {}  # stored keys; None: erased or absent
+        self._pending: dict[str, tuple[bytes, AESCipher, float]] = {}  # wrapped, cipher, since
         self._lock = threading.Lock()
 
     def cipher(self, subject: str, create: bool) -> AESCipher | None:
         with self._lock:
-            if subject in self._cache and (self._cache[subject] is not None or not create):
+            if self._cache.get(subject) is not None:
                 return self._cache[subject]
+            if create and subject in self._pending:
+                return self._pending[subject][1]
+            if subject in self._cache and not create:
+                return None
         with self.pool.connection() as conn:
             row = None
             if create:
@@ -62,28 +91,74 @@ class PersonalKeys:
         elif row and create:
             raise InvalidTransition(f"the personal data of '{subject}' has been erased; "
                                     "nothing new can be recorded under it")
-        with self._lock:
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[subject] = cipher
+        self._keep({subject: cipher})
         return cipher
 
     def warm(self, subjects: set[str]) -> None:
-        """Creates or loads many subjects' keys in two round trips (the batch path)."""
+        """Loads the stored keys of these subjects in one query; makes a pending key for each
+        subject that has none (an erased subject keeps none: `cipher` refuses it)."""
+        now = time.monotonic()
         with self._lock:
-            missing = [s for s in subjects if self._cache.get(s) is None]
+            missing = []
+            for s in subjects:
+                if self._cache.get(s) is not None:
+                    continue
+                if s in self._pending:  # relied on again: not stale
+                    wrapped, cipher, _ = self._pending[s]
+                    self._pending[s] = (wrapped, cipher, now)
+                else:
+                    missing.append(s)
         if not missing:
             return
-        fresh = [self.master.encrypt(AESCipher.create_key(32).encode()) for _ in missing]
         with self.pool.connection() as conn:
-            conn.execute("INSERT INTO csm_personal_keys (subject, wrapped_key) "
-                         "SELECT * FROM unnest(%s::text[], %s::bytea[]) "
-                         "ON CONFLICT (subject) DO NOTHING", (missing, fresh))
             rows = conn.execute("SELECT subject, wrapped_key FROM csm_personal_keys "
                                 "WHERE subject = ANY(%s)", (missing,)).fetchall()
-        ciphers = {r["subject"]: _cipher(self.master.decrypt(bytes(r["wrapped_key"])).decode())
-                   for r in rows if r["wrapped_key"] is not None}
+        stored = {r["subject"]: _cipher(self.master.decrypt(bytes(r["wrapped_key"])).decode())
+                  for r in rows if r["wrapped_key"] is not None}
+        erased = {r["subject"] for r in rows if r["wrapped_key"] is None}
+        fresh = {}
+        for s in missing:
+            if s not in stored and s not in erased:
+                key = AESCipher.create_key(32)
+                fresh[s] = (self.master.encrypt(key.encode()), _cipher(key), now)
+        self._keep(stored)
         with self._lock:
+            if len(self._pending) > MAX_PENDING:
+                self._pending = {s: p for s, p in self._pending.items()
+                                 if now - p[2] < PENDING_SECONDS}
+            for s, p in fresh.items():
+                self._pending.setdefault(s, p)
+
+    def store_in(self, curs: Any, subjects: set[str]) -> None:
+        """Stores the pending keys of these subjects inside the caller's transaction.
+
+        Raises StoreRace, having dropped the pending key, for a subject that another key was
+        stored for meanwhile (or that was erased): the events encrypted under the pending one
+        must not be recorded."""
+        with self._lock:
+            mine = [(s, self._pending[s][0]) for s in subjects if s in self._pending]
+        if not mine:
+            return
+        clashes = curs.execute(STORE_PENDING, ([s for s, _ in mine], [w for _, w in mine]))
+        taken = [r["subject"] for r in clashes.fetchall()]
+        if taken:
+            with self._lock:
+                for s in taken:
+                    self._pending.pop(s, None)
+            raise StoreRace(f"a key was stored meanwhile for {len(taken)} subject(s)")
+
+    def stored(self, subjects: set[str]) -> None:
+        """The transaction that stored these subjects' pending keys committed."""
+        with self._lock:
+            done = {s: self._pending.pop(s)[1] for s in subjects if s in self._pending}
+        self._keep(done)
+
+    def _keep(self, ciphers: dict[str, AESCipher | None]) -> None:
+        if not ciphers:
+            return
+        with self._lock:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
             self._cache.update(ciphers)
 
     def destroy_in(self, curs: Any, subject: str) -> None:

@@ -15,11 +15,12 @@ router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 
 @router.put("", status_code=201, response_model=PolicyPublished, responses=CREATE)
-def publish_policy(body: PolicyRules, rt: RuntimeDep, now: Now, request: Request,
-                   caller: Annotated[Caller, Depends(allow())], key: IdempotencyKey = None):
+async def publish_policy(body: PolicyRules, rt: RuntimeDep, now: Now, request: Request,
+                         caller: Annotated[Caller, Depends(allow())],
+                         key: IdempotencyKey = None):
     """Publish a new policy version; it applies to events recorded after it."""
-    return record(rt, caller, key, request, body, c.PublishPolicy, now,
-                  rules=body, by=caller.role)
+    return await record(rt, caller, key, request, body, c.PublishPolicy, now,
+                        rules=body, by=caller.role)
 
 
 @router.get("", response_model=PolicyInForce, responses=SERVICE)
