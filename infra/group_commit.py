@@ -10,7 +10,7 @@ position of the command's own last event; each step sees only its command's posi
 When the shared transaction cannot commit — a stream changed by another process, an id
 taken meanwhile, an idempotency key recorded by a racing request, the store away — nothing
 of it is recorded and every command of the group is handled again on its own, by
-`app.handle` in its caller's thread, with its own retries and its own error.
+`app.handle` (with its own retries and its own error), as is a command that arrives alone.
 
 A thread calls `handle` and blocks; a coroutine awaits `submit`, which is woken from the
 group's thread through its event loop, so the API needs no thread of its own per command.
@@ -34,13 +34,12 @@ MAX_GROUP = 256
 
 
 class _Waiting:
-    __slots__ = ("command", "steps", "wake", "result", "error", "alone")
+    __slots__ = ("command", "steps", "wake", "result", "error")
 
     def __init__(self, command: Command, steps: Sequence[AnswerStep], wake: Callable[[], None]):
         self.command, self.steps, self.wake = command, steps, wake
         self.result: Recorded | None = None
         self.error: BaseException | None = None
-        self.alone = False
 
     def outcome(self) -> Recorded:
         if self.error is not None:
@@ -66,8 +65,6 @@ class GroupCommit:
         done = threading.Event()
         w = self._enqueue(command, in_transaction, done.set)
         done.wait()
-        if w.alone:
-            return self.app.handle(command, in_transaction=in_transaction)
         return w.outcome()
 
     async def submit(self, command: Command, in_transaction: Sequence[AnswerStep] = ()
@@ -78,8 +75,6 @@ class GroupCommit:
         w = self._enqueue(command, in_transaction,
                           lambda: loop.call_soon_threadsafe(_settle, future))
         await future
-        if w.alone:
-            return await asyncio.to_thread(self.app.handle, command, in_transaction)
         return w.outcome()
 
     def _enqueue(self, command: Command, steps: Sequence[AnswerStep],
@@ -114,23 +109,28 @@ class GroupCommit:
                     self.waiting.put(None)  # stop once this group is done
                     break
                 group.append(more)
+            if len(group) == 1:  # nothing to share: the plain path, with its retries
+                self._alone(first)
+                continue
             try:
-                if len(group) == 1:
-                    first.alone = True  # nothing to share: the plain path, with its retries
-                else:
-                    self._record(group)
+                outcomes = self.app.handle_together([(w.command, w.steps) for w in group])
             except Exception as exc:  # noqa: BLE001 - each command goes again on its own
                 log.debug("group_commit_split", commands=len(group), error=type(exc).__name__)
                 for w in group:
-                    w.alone, w.error, w.result = True, None, None
-            for w in group:
+                    self._alone(w)
+                continue
+            for w, outcome in zip(group, outcomes):
+                if isinstance(outcome, Recorded):
+                    w.result = outcome
+                else:
+                    w.error = outcome
+                count_command(w.command, w.error)
                 w.wake()
 
-    def _record(self, group: list[_Waiting]) -> None:
-        outcomes = self.app.handle_together([(w.command, w.steps) for w in group])
-        for w, outcome in zip(group, outcomes):
-            if isinstance(outcome, Recorded):
-                w.result = outcome
-            else:
-                w.error = outcome
-            count_command(w.command, w.error)
+    def _alone(self, w: _Waiting) -> None:
+        """One command by `app.handle`, which retries it and counts it."""
+        try:
+            w.result = self.app.handle(w.command, in_transaction=w.steps)
+        except Exception as exc:  # noqa: BLE001 - its caller's answer
+            w.error = exc
+        w.wake()
