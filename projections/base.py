@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from operator import add
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
@@ -46,11 +47,7 @@ class Writer:
     def add(self, table: str, key: tuple, values: Iterable[float]) -> None:
         bucket = self.counters.setdefault(table, {})
         current = bucket.get(key)
-        if current is None:
-            bucket[key] = list(values)
-        else:
-            for i, v in enumerate(values):
-                current[i] += v
+        bucket[key] = list(values) if current is None else list(map(add, current, values))
 
     def append(self, table: str, key: tuple, row: dict[str, Any]) -> None:
         self.appended.setdefault(table, {}).setdefault(key, row)
@@ -88,6 +85,7 @@ class Projection:
     views: tuple[str, ...] = ()  # CREATE VIEW statements with {schema}
     changes: Mapping[str, Change] = MappingProxyType({})
     handles: frozenset[str] = frozenset()  # the event types it reacts to
+    cost: float = 1.0  # the time it takes over a store, relative to others: shares a rebuild out
 
     def initial_state(self) -> dict[str, Any]:
         return {}

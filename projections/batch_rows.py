@@ -40,4 +40,4 @@ def _tuples(t, w: Writer) -> list[tuple]:
     if t.kind == "counter":
         return [(*k, *v) for k, v in w.counters.get(t.name, {}).items()]
     source = w.rows if t.kind == "row" else w.appended
-    return [tuple(r.get(c) for c in names) for r in source.get(t.name, {}).values()]
+    return [tuple(map(r.get, names)) for r in source.get(t.name, {}).values()]

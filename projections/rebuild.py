@@ -1,6 +1,7 @@
 """Creating read models, and rebuilding them into fresh tables swapped in atomically.
 
-A rebuild replays the store into a private schema, then, in one transaction
+A rebuild replays the store into a private schema (the projections shared among
+processes when there is much to replay: projections/parallel_build.py), then, in one transaction
 that holds the live status rows (so no live runner can write meanwhile),
 applies what arrived since, drops the old tables, moves the new ones in and
 records the position. Readers see the old tables or the new, never half.
@@ -20,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from csm.projections.pg_names import READ_SCHEMA, READ_SCHEMA_LOCK
 from csm.projections.base import Projection
+from csm.projections.parallel_build import replay
 from csm.projections.runner import BATCH, Runner
 from csm.projections.status import STATUS_DDL, clear_failure
 from csm.projections.store import head_position, read_events
@@ -32,9 +34,9 @@ def config_of(zone: ZoneInfo) -> str:
     return f"timezone={zone.key}"
 
 
-def _create(conn, p: Projection, schema: str, views: bool = True) -> None:
+def _create(conn, p: Projection, schema: str, views: bool = True, indexes: bool = True) -> None:
     for t in p.tables:
-        for statement in t.ddl(schema):
+        for statement in t.ddl(schema, indexes):
             conn.execute(statement)
     if views:
         for view in p.views:
@@ -83,17 +85,22 @@ def build_into(pool: ConnectionPool, projections: Sequence[Projection], zone: Zo
                schema: str, upto: int, progress: Callable[[int], None] | None = None,
                views: bool = False) -> Runner:
     """Creates the projections' tables in a new schema and replays the store into them up
-    to position `upto`; the runner says how far it got."""
+    to position `upto` (see `replay`), making the indexes for queries last; the runner
+    returned says how far it got."""
     with pool.connection() as conn, conn.transaction():
         conn.execute(STATUS_DDL.format(schema=schema))
         for p in projections:
-            _create(conn, p, schema, views=views)
+            _create(conn, p, schema, views=views, indexes=False)
             conn.execute(f'INSERT INTO "{schema}".projection_status (name, version, config, '
                          f'position, state) VALUES (%s, %s, %s, 0, %s)',
                          (p.name, p.version, config_of(zone), Jsonb(p.initial_state())))
-    runner = Runner(pool, projections, zone, schema=schema)
-    runner.catch_up(upto, progress=progress)
-    return runner
+    replay(pool, projections, zone, schema, upto, progress)
+    with pool.connection() as conn, conn.transaction():
+        for p in projections:
+            for t in p.tables:
+                for statement in t.index_ddl(schema):
+                    conn.execute(statement)
+    return Runner(pool, projections, zone, schema=schema)
 
 
 def rebuild(pool: ConnectionPool, projections: Sequence[Projection], zone: ZoneInfo, *,

@@ -6,7 +6,9 @@ projection that has not yet seen it (in memory), then write all row changes
 and each projection's new position and state in ONE transaction, each
 projection in a savepoint of its own. The status rows are locked and checked
 first: if another runner moved a projection meanwhile, the batch is dropped
-and the runner reloads — never applied twice.
+and the runner reloads — never applied twice. While a full batch is written, the
+next is read (projections/read_ahead.py); Python's cycle collector waits until a
+batch is done (projections/gc_pause.py).
 
 With `isolate` (the live runner), a projection that cannot apply an event —
 its code raises, or PostgreSQL refuses the rows it made — is written up to the
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +49,8 @@ from csm.projections.failure import (
     writable_prefix,
 )
 from csm.projections.status import clear_failure, load_status, record_failure
-from csm.projections.store import read_events
+from csm.projections.gc_pause import collector_paused
+from csm.projections.read_ahead import ReadAhead
 
 log = structlog.get_logger()
 BATCH = 10000
@@ -105,8 +109,11 @@ class Runner:
 
     # -- one batch ------------------------------------------------------------
     def apply(self, events: list[Ev], conn: Any = None,
-              only: Sequence[Projection] | None = None) -> None:
-        """Applies one batch (in position order) and records it; `conn` joins a caller's transaction."""
+              only: Sequence[Projection] | None = None,
+              writing: Callable[[], None] | None = None) -> None:
+        """Applies one batch (in position order) and records it; `conn` joins a caller's
+        transaction; `writing` is called once the batch is applied in memory, before it is
+        written."""
         plans = [Plan(p, [e for e in events if e.position > self.positions[p.name]])
                  for p in (self.projections if only is None else only)]
         plans = [pl for pl in plans if pl.todo or pl.p.name in self.stopped]
@@ -117,6 +124,8 @@ class Runner:
                 pl.loaded = fetch(c, self.schema, pl.p, pl.todo)
         for pl in plans:
             self._prepare(pl)
+        if writing is not None:
+            writing()
         with self._transaction(conn) as c:
             self._lock(c, plans)
             with c.cursor() as cur:
@@ -221,20 +230,22 @@ class Runner:
                  batch: int = BATCH) -> int:
         """Applies everything recorded (up to `upto`); returns the number of events applied."""
         applied = 0
-        while due := self.due():
-            events = read_events(self.pool, min(self.positions[p.name] for p in due), batch,
-                                 upto, self.types)
-            try:
-                if not events:
-                    # Stopped ones due for a retry with nothing left (a rebuild moved them on).
-                    self.apply([], only=[p for p in due if p.name in self.stopped])
-                    return applied
-                self.apply(events, only=due)
-            except Conflict as c:
-                log.info("projection_moved_elsewhere", projection=str(c))
-                self.reload()
-                continue
-            applied += len(events)
-            if progress:
-                progress(self.position)
+        with ReadAhead(self.pool, batch, upto, self.types) as store:
+            while due := self.due():
+                with collector_paused():
+                    events = store.read(min(self.positions[p.name] for p in due))
+                    try:
+                        if not events:
+                            # Stopped ones due for a retry with nothing left (a rebuild moved
+                            # them on).
+                            self.apply([], only=[p for p in due if p.name in self.stopped])
+                            return applied
+                        self.apply(events, only=due, writing=partial(store.follow, events))
+                    except Conflict as c:
+                        log.info("projection_moved_elsewhere", projection=str(c))
+                        self.reload()
+                        continue
+                applied += len(events)
+                if progress:
+                    progress(self.position)
         return applied

@@ -33,7 +33,8 @@ class Table:
     def measures(self) -> list[str]:
         return [c for c in self.names if c not in self.key]
 
-    def ddl(self, schema: str) -> list[str]:
+    def ddl(self, schema: str, indexes: bool = True) -> list[str]:
+        """The table and its key; with `indexes`, its other indexes too (see `index_ddl`)."""
         cols = ", ".join(f'"{c}" {t}' for c, t in self.columns)
         keys = ", ".join(f'"{k}"' for k in self.key)
         out = [f'CREATE TABLE IF NOT EXISTS "{schema}"."{self.name}" ({cols})']
@@ -42,10 +43,13 @@ class Table:
                        f'"{schema}"."{self.name}" ({keys}) NULLS NOT DISTINCT')
         else:
             out.append(f'ALTER TABLE "{schema}"."{self.name}" ADD PRIMARY KEY ({keys})')
-        for i, cols_ in enumerate(self.indexes):
-            out.append(f'CREATE INDEX IF NOT EXISTS "{self.name}_i{i}" ON "{schema}"."{self.name}" '
-                       f'({", ".join(chr(34) + c + chr(34) for c in cols_)})')
-        return out
+        return out + (self.index_ddl(schema) if indexes else [])
+
+    def index_ddl(self, schema: str) -> list[str]:
+        """The indexes for queries only: writing never needs them, so a build makes them last."""
+        return [f'CREATE INDEX IF NOT EXISTS "{self.name}_i{i}" ON "{schema}"."{self.name}" '
+                f'({", ".join(chr(34) + c + chr(34) for c in cols_)})'
+                for i, cols_ in enumerate(self.indexes)]
 
     def flush(self, cur: Cursor, schema: str, rows: list[tuple[Any, ...]]) -> None:
         """Writes rows (tuples in column order) through a temporary table and one merge."""
@@ -69,6 +73,6 @@ class Table:
         else:
             action = SQL("DO UPDATE SET ") + SQL(", ").join(
                 SQL("{0} = excluded.{0}").format(Identifier(m)) for m in self.measures)
+        # One round trip; the rows deleted are gone from the file at commit (ON COMMIT).
         cur.execute(SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) ").format(
-            target, cols, cols, temp, keys) + action)
-        cur.execute(SQL("TRUNCATE {}").format(temp))
+            target, cols, cols, temp, keys) + action + SQL("; DELETE FROM {}").format(temp))

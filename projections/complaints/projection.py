@@ -126,6 +126,7 @@ class Complaints(Projection):
     tables = (COMPLAINTS,)
     changes = {"complaint.opened": _opened, **dict.fromkeys(ROW_CHANGES, _changed)}
     handles = frozenset(changes)
+    cost = 2.0
     views = (
         """CREATE VIEW "{schema}".complaints_monthly AS
            SELECT date_trunc('month', opened_day)::date AS month, department_id, severity,

@@ -124,6 +124,7 @@ class Ledger(Projection):
                "department.registered": _department_registered,
                **dict.fromkeys(RULES, _scored)}
     handles = frozenset(changes)
+    cost = 2.0
     views = (
         """CREATE VIEW "{schema}".department_scores_monthly AS
            SELECT date_trunc('month', day)::date AS month, department_id,

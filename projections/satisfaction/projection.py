@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+from operator import add
 from typing import Any, ClassVar
 
 from csm.domain.thresholds import likert_satisfied, nps_detractor, nps_promoter
@@ -36,8 +38,9 @@ RESPONSES = Table("survey_responses", (
     key=("response_id",), kind="append", indexes=(("day",), ("survey_id", "customer_id")))
 
 
-def answer_measures(scale: str, value: int) -> list[int]:
-    """One answer's contribution to MEASURES (responses counted separately)."""
+@lru_cache(maxsize=4096, typed=True)  # typed: 1 and 1.0 make different sums
+def answer_measures(scale: str, value: int) -> tuple[int, ...]:
+    """One answer's contribution to MEASURES (responses, index 3, counted separately)."""
     s = int(item_score(scale, value))
     m = [1, s, s * s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     if scale == "likert5":
@@ -48,7 +51,7 @@ def answer_measures(scale: str, value: int) -> list[int]:
         m[9], m[10] = 1, value - 3
     else:
         m[11], m[12] = 1, value - 3
-    return m
+    return tuple(m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,10 @@ def _answered(ev: Ev, w: Writer) -> None:
         m = answer_measures(a["scale"], a["value"])
         acc = per_dimension.get(a["dimension"])
         if acc is None:
-            m[3] = 1  # this response counts once in each dimension it answers
-            per_dimension[a["dimension"]] = m
+            acc = per_dimension[a["dimension"]] = list(m)
+            acc[3] = 1  # this response counts once in each dimension it answers
         else:
-            for i, v in enumerate(m):
-                if i != 3:
-                    acc[i] += v
+            per_dimension[a["dimension"]] = list(map(add, acc, m))
     for dimension, m in per_dimension.items():
         w.add("satisfaction_facts", (*base, dimension), m)
     w.append("survey_responses", (ev.stream_id,), {
@@ -94,6 +95,7 @@ class Satisfaction(Projection):
     tables = (FACTS, RESPONSES)
     changes = {"survey.answered": _answered, "policy.published": _policy_published}
     handles = frozenset(changes)
+    cost = 5.0
     views = (
         """CREATE VIEW "{schema}".satisfaction_monthly AS
            SELECT date_trunc('month', day)::date AS month, department_id, channel, survey_id,
