@@ -30,26 +30,28 @@ DEFAULT = Sizes(150_000, (1, 8, 32), 5.0, 5_000, 20_000, 1_000.0, 10.0)
 QUICK = Sizes(20_000, (1, 32), 2.0, 1_000, 2_000, 1_000.0, 4.0)
 
 
-def http_rows(m: dict) -> list[Row]:
-    """bench.http_load: 32 clients, one client, the best client count, RSS of csm serve."""
+def http_rows(m: dict, workers: int = 1) -> list[Row]:
+    """bench.http_load: 32 clients, one client, the best client count, RSS of csm serve (with
+    `workers` API processes, named in each row when more than one)."""
     by = {p["clients"]: p for p in m["phases"]}
+    of = f", --workers {workers}" if workers > 1 else ""
     rows = []
     if 32 in by:
         p = by[32]
-        rows += [Row("HTTP commands/s, 32 clients (raw: 1 txn/command)", p["rate"],
+        rows += [Row(f"HTTP commands/s, 32 clients{of} (raw: 1 txn/command)", p["rate"],
                      raw=p["raw_rate"], targets=[Target("≥ 2,500/s", ">=", 2500)],
                      load=p["load"]),
-                 Row("HTTP p99, 32 clients", p["p99"], "ms", raw=p["raw_p99"],
+                 Row(f"HTTP p99, 32 clients{of}", p["p99"], "ms", raw=p["raw_p99"],
                      targets=[Target("< 50 ms", "<", 50)], load=p["load"])]
     if 1 in by:
-        rows.append(Row("HTTP p50, 1 client", by[1]["p50"], "ms", raw=by[1]["raw_p50"],
+        rows.append(Row(f"HTTP p50, 1 client{of}", by[1]["p50"], "ms", raw=by[1]["raw_p50"],
                         targets=[Target("≤ 2 ms", "<=", 2)], load=by[1]["load"]))
     best = max(m["phases"], key=lambda p: p["rate"])
-    rows.append(Row(f"HTTP commands/s, best C (C={best['clients']} of "
+    rows.append(Row(f"HTTP commands/s, best C{of} (C={best['clients']} of "
                     f"{','.join(map(str, by))})", best["rate"], raw=best["raw_rate"],
                     targets=[Target("≥ 1,000/s", ">=", 1000)], load=best["load"]))
     growth = 100 * (m["rss_end"] - m["rss_start"]) / m["rss_start"]
-    rows.append(Row("RSS of csm serve, start → end of the HTTP load", growth, "%",
+    rows.append(Row(f"RSS of csm serve{of}, start → end of the HTTP load", growth, "%",
                     shown=f"{m['rss_start']:.0f} → {m['rss_end']:.0f} MiB ({growth:+.1f}%)",
                     targets=[Target("flat: < 10% growth", "<", 10)],
                     load=m["phases"][0]["load"],
@@ -58,8 +60,13 @@ def http_rows(m: dict) -> list[Row]:
 
 
 def http_part(sizes: Sizes) -> list[Row]:
+    """The API in `csm serve`'s own process (projectors beside it), then in two worker
+    processes (the projectors in the parent)."""
     from bench import http_load
-    return http_rows(http_load.measure(list(sizes.http_clients), sizes.http_seconds, say))
+    rows = http_rows(http_load.measure(list(sizes.http_clients), sizes.http_seconds, say))
+    two = http_load.measure([c for c in sizes.http_clients if c in (1, 32)],
+                            sizes.http_seconds, say, workers=2)
+    return rows + http_rows(two, workers=2)
 
 
 def rate(pair) -> float:
