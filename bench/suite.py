@@ -187,13 +187,15 @@ def import_part(sizes: Sizes) -> list[Row]:
 
 def freshness_part(sizes: Sizes) -> list[Row]:
     from bench import kafka_freshness
-    res = kafka_freshness.measure([sizes.fresh_rate], sizes.fresh_seconds, say=say)[0]
+    # 32 clients: with fewer, the rate reached is bound by their round trips, not the API.
+    res = kafka_freshness.measure([sizes.fresh_rate], sizes.fresh_seconds, clients=32,
+                                  say=say)[0]
     asked, reached = res["rate"], res["reached"]
     p99 = kafka_freshness.p99_of(res["fresh"]) * 1000
     return [Row(f"freshness p99, answer → read model (asked {asked:,.0f}/s, measured at "
                 f"{reached:,.0f}/s)", p99, "ms", rate=reached, load=res["load"],
                 targets=[Target("< 250 ms", "<", 250),
                          Target(f"at ≥ {0.9 * asked:,.0f}/s", ">=", 0.9 * asked, on="rate")],
-                note=f"{res['commands']:,} commands in {res['elapsed']:.1f} s, "
+                note=f"{res['commands']:,} commands in {res['elapsed']:.1f} s from 32 clients, "
                      f"{len(res['failures'])} failed, {res['unseen']} never seen; API read "
                      f"p99 {kafka_freshness.p99_of(res['api']) * 1000:.0f} ms")]
