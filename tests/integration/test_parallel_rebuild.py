@@ -8,11 +8,13 @@ import pytest
 
 from bench.synthetic import generate
 from csm.projections import parallel_build
-from csm.projections.failure import ProjectionFailed
 from csm.projections.rebuild import rebuild
 from csm.projections.registry import ALL
 from csm.projections.store import head_position
-from tests.integration.test_runner_isolation import store  # noqa: F401  (a fixture)
+from tests.integration.test_runner_isolation import (  # noqa: F401  (store: a fixture)
+    assert_rebuild_fails_at_feedback,
+    store,
+)
 from tests.read_model_checks import differences
 
 
@@ -52,12 +54,4 @@ def test_a_rebuild_shared_among_processes_equals_one_in_a_single_process(
 def test_a_projection_failing_in_another_process_fails_the_rebuild_naming_it(
         store, shared_out):  # noqa: F811
     rt, bad, head = store
-    with pytest.raises(ProjectionFailed) as failed:
-        rebuild(rt.pool, [ALL["satisfaction"], ALL["feedback"]], rt.settings.zone)
-    assert (failed.value.projection, failed.value.position, failed.value.event_id) == (
-        "feedback", bad, "f-0@1")
-    assert "OverflowError" in str(failed.value)
-    with rt.pool.connection() as conn:
-        left = conn.execute("SELECT count(*) AS n FROM pg_namespace WHERE nspname LIKE "
-                            "'csm_build_%'").fetchone()["n"]
-    assert left == 0
+    assert_rebuild_fails_at_feedback(rt, [ALL["satisfaction"], ALL["feedback"]], bad)

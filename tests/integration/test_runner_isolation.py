@@ -105,14 +105,11 @@ def skipping_year_one(apply):
     return skipping
 
 
-def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it(
-        store, monkeypatch):
-    rt, bad, head = store
-    live = Runner(rt.pool, list(ALL.values()), rt.settings.zone, isolate=True)
-    live.catch_up()
-    before = status_rows(rt)["complaints"]
+def assert_rebuild_fails_at_feedback(rt, projections, bad: int) -> None:
+    """The rebuild raises ProjectionFailed naming feedback at the unstorable event, and leaves
+    no build schema behind."""
     with pytest.raises(ProjectionFailed) as failed:
-        rebuild(rt.pool, [ALL["feedback"]], rt.settings.zone)
+        rebuild(rt.pool, projections, rt.settings.zone)
     assert (failed.value.projection, failed.value.position, failed.value.event_id) == (
         "feedback", bad, "f-0@1")
     assert "OverflowError" in str(failed.value)
@@ -120,6 +117,15 @@ def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it
         left = conn.execute("SELECT count(*) AS n FROM pg_namespace WHERE nspname LIKE "
                             "'csm_build_%'").fetchone()["n"]
     assert left == 0
+
+
+def test_a_rebuild_that_meets_an_event_a_projection_cannot_apply_fails_naming_it(
+        store, monkeypatch):
+    rt, bad, head = store
+    live = Runner(rt.pool, list(ALL.values()), rt.settings.zone, isolate=True)
+    live.catch_up()
+    before = status_rows(rt)["complaints"]
+    assert_rebuild_fails_at_feedback(rt, [ALL["feedback"]], bad)
     assert status_rows(rt)["feedback"]["position"] == bad - 1
     assert status_rows(rt)["complaints"] == before
 
