@@ -57,6 +57,8 @@ def decode_stored(position: int, stream_id: str, version: int, topic: str, state
     if state.count(b'"_type_"') > typed:  # typed values deeper down: unwrap everything
         data = {k: _plain(v) for k, v in data.items()}
     occurred = data["occurred_at"]
+    if type(occurred) is dict:  # a time stored as {"_data_": ...} without its "_type_"
+        occurred = occurred["_data_"]
     for k in ENVELOPE_KEYS:
         data.pop(k, None)
     return Ev(position, stream_id, version, type_of_topic(topic),
