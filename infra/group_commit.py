@@ -48,9 +48,17 @@ class _Waiting:
         return self.result
 
 
-def _settle(future: asyncio.Future) -> None:
-    if not future.done():  # its request may have been cancelled meanwhile
-        future.set_result(None)
+def _waker(loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> Callable[[], None]:
+    def settle() -> None:
+        if not future.done():  # its request may have been cancelled meanwhile
+            future.set_result(None)
+
+    def wake() -> None:
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is closed (its server stopped): nobody waits any more
+            pass
+    return wake
 
 
 class GroupCommit:
@@ -72,8 +80,7 @@ class GroupCommit:
         """`handle` for a coroutine: awaits the group's decision without holding a thread."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        w = self._enqueue(command, in_transaction,
-                          lambda: loop.call_soon_threadsafe(_settle, future))
+        w = self._enqueue(command, in_transaction, _waker(loop, future))
         await future
         return w.outcome()
 

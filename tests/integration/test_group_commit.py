@@ -2,6 +2,7 @@
 each has its own answer, its own position, its own idempotency record and its own refusal."""
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 
@@ -132,3 +133,20 @@ def test_refusals_keep_their_kind_through_the_group(fresh_runtime, refusal):
     with pytest.raises(refusal):
         rt.commands.handle(c.ResolveComplaint(complaint_id=target, resolution="r",
                                               occurred_at=now(), now=now()))
+
+
+def test_a_command_whose_event_loop_closed_meanwhile_is_recorded_and_the_next_ones_too(
+        fresh_runtime):
+    """A server that stops while its command is in the group: the answer has nobody to go
+    to, and the group commit goes on for everyone else."""
+    rt = fresh_runtime
+    first, second = uid("dep-"), uid("dep-")
+    loop = asyncio.new_event_loop()
+    loop.create_task(rt.commands.submit(c.RegisterDepartment(
+        department_id=first, name="gone", satisfaction_target=80, now=now())))
+    loop.run_until_complete(asyncio.sleep(0))  # the command is handed over; nobody awaits it
+    loop.close()
+    answer = rt.commands.handle(c.RegisterDepartment(
+        department_id=second, name="next", satisfaction_target=80, now=now()))
+    assert answer.id == second
+    assert set(transactions_and_positions(rt, [first, second])[1]) == {first, second}
