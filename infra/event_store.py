@@ -30,30 +30,23 @@ class HookedRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: Any, *, events_table_name: str, chain_key: bytes):
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain_key = chain_key
-        # The library's insert, from one array per column rather than an array of composite
-        # rows (which psycopg builds in Python, value by value). The trigger computes each
-        # hash; the seals over them are made here, with the key.
-        insert = SQL("INSERT INTO {0}.{1} AS t (originator_id, originator_version, topic, state) "
-                     "SELECT * FROM unnest(%s::{2}[], %s::bigint[], %s::text[], %s::bytea[]) "
-                     "RETURNING notification_id").format(
-            Identifier(datastore.schema), Identifier(events_table_name),
-            Identifier(datastore.originator_id_type))
-        self.insert_and_hash = SQL(HEAD_BEFORE) + insert + SQL(RETURNING_FOR_SEALS)
+        # The trigger computes each hash; the seals over them are made here, with the key.
+        self.insert_and_hash = SQL(HEAD_BEFORE) + self.insert_events_statement + SQL(
+            RETURNING_FOR_SEALS)
         self.notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], *, tracking: Any = None,
                       hooks: Sequence[TxHook] = (), **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
-        columns = ([e.originator_id for e in stored_events],
-                   [e.originator_version for e in stored_events],
-                   [e.topic for e in stored_events], [e.state for e in stored_events])
+        rows = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic,
+                                               e.state) for e in stored_events]
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             with conn.pipeline():  # lock, notify and insert in one round trip
                 for statement in self.lock_table_statements:
                     conn.execute(statement, prepare=True)
                 conn.execute(self.notify)
-                curs.execute(self.insert_and_hash, columns, prepare=True)
+                curs.execute(self.insert_and_hash, (rows,), prepare=True)
                 inserted = curs.fetchall()
             ids = record_seals(curs, self.chain_key, inserted)
             for hook in hooks:
