@@ -68,31 +68,35 @@ class PersonalKeys:
         self._lock = threading.Lock()
 
     def cipher(self, subject: str, create: bool) -> AESCipher | None:
+        """The subject's key: the stored one, or (`create`) a pending one made by `warm`;
+        None to read when it has none. Creating under an erased subject is refused."""
+        if create:
+            found = self._known(subject)
+            if found is None:
+                self.warm({subject})
+                found = self._known(subject)
+            if found is None:
+                raise InvalidTransition(f"the personal data of '{subject}' has been erased; "
+                                        "nothing new can be recorded under it")
+            return found
         with self._lock:
-            if self._cache.get(subject) is not None:
+            if subject in self._cache:
                 return self._cache[subject]
-            if create and subject in self._pending:
-                return self._pending[subject][1]
-            if subject in self._cache and not create:
-                return None
         with self.pool.connection() as conn:
-            row = None
-            if create:
-                fresh = self.master.encrypt(AESCipher.create_key(32).encode())
-                row = conn.execute("INSERT INTO csm_personal_keys (subject, wrapped_key) "
-                                   "VALUES (%s, %s) ON CONFLICT (subject) DO NOTHING "
-                                   "RETURNING wrapped_key, erased_at", (subject, fresh)).fetchone()
-            if row is None:
-                row = conn.execute("SELECT wrapped_key, erased_at FROM csm_personal_keys "
-                                   "WHERE subject = %s", (subject,)).fetchone()
+            row = conn.execute("SELECT wrapped_key FROM csm_personal_keys WHERE subject = %s",
+                               (subject,)).fetchone()
         cipher = None
         if row and row["wrapped_key"] is not None:
             cipher = _cipher(self.master.decrypt(bytes(row["wrapped_key"])).decode())
-        elif row and create:
-            raise InvalidTransition(f"the personal data of '{subject}' has been erased; "
-                                    "nothing new can be recorded under it")
         self._keep({subject: cipher})
         return cipher
+
+    def _known(self, subject: str) -> AESCipher | None:
+        with self._lock:
+            found = self._cache.get(subject)
+            if found is None and subject in self._pending:
+                found = self._pending[subject][1]
+            return found
 
     def warm(self, subjects: set[str]) -> None:
         """Loads the stored keys of these subjects in one query; makes a pending key for each

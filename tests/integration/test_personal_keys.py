@@ -44,6 +44,8 @@ def test_a_key_stored_meanwhile_by_another_process_is_the_one_the_events_use(fre
     rt.app.keys.warm({subject})  # this process now holds a pending key for the subject
     other = PersonalKeys(rt.pool, cipher_key(rt.settings))  # another process, first to store
     assert other.cipher(subject, create=True) is not None
+    with rt.pool.connection() as conn, conn.transaction(), conn.cursor() as curs:
+        other.store_in(curs, {subject})
     assert rt.app.handle(_feedback(fid, "nobody called back")).id == fid
     assert _text_read_back(rt, fid) == "nobody called back"
     with rt.pool.connection() as conn:
