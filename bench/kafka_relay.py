@@ -32,7 +32,8 @@ import psycopg
 
 from bench.synthetic import generate
 from csm.consumers.kafka_io import close
-from csm.consumers.relay import CLIENTS, Relay
+from csm.consumers.relay import Relay
+from csm.consumers.relay_producers import CLIENTS
 from csm.infra.database import EmbeddedPostgres
 from csm.infra.kafka_broker import KafkaBroker
 from csm.consumers.composition import start_runtime
